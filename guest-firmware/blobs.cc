@@ -1,0 +1,2 @@
+// Anchors kvpc_guest_firmware so the library exists even before any blob is listed.
+#include "guest-firmware/blobs.h"

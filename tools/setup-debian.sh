@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything kvpc needs to build and test from Debian 12 packages.
+# Safe to run any number of times: apt-get skips what is already installed, and the
+# package index is refreshed only when it is older than a day (or missing).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config   # compiler and build
+  linux-libc-dev                                  # <linux/kvm.h>
+  nasm                                            # guest firmware and test guests
+  libgtest-dev libgmock-dev                       # unit and KVM tests
+  libbenchmark-dev                                # tests/bench
+  nlohmann-json3-dev                              # control socket and --json output
+  libcli11-dev                                    # kvpc command-line parsing
+  libspdlog-dev libfmt-dev                        # logging
+  libsdl2-dev                                     # --display sdl
+  libpng-dev                                      # screenshots
+  libseccomp-dev                                  # syscall filter for vCPU/device threads
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+stamp=/var/lib/apt/periodic/update-success-stamp
+lists=/var/lib/apt/lists
+if [ -z "$(find "$lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+  $SUDO apt-get update -qq
+fi
+echo "setup: installing ${missing[*]}"
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,51 @@
+// VmBackend: the machine-wide half of an accelerator (KVM, or the software emulator).
+//
+// Owns what is per-VM rather than per-vCPU: memory slots, interrupt lines, ioeventfds.
+// Set-up methods (map_memory, create_vcpu, add_ioeventfd) run before the vCPUs start;
+// set_irq() is safe from any thread at any time and never allocates.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "vmm/guest_memory.h"
+#include "vmm/irq_line.h"
+#include "vmm/result.h"
+#include "vmm/vcpu_backend.h"
+
+namespace kvpc {
+
+enum class IoSpace { kPort, kMmio };
+
+class VmBackend {
+ public:
+  virtual ~VmBackend() = default;
+
+  virtual std::string_view accelerator() const = 0;  // "kvm" or "emu"
+  virtual Status map_memory(const GuestMemory& memory) = 0;
+  virtual Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t index) = 0;
+
+  // Drives interrupt line `gsi` of the interrupt controller (PIC pins 0-15, IOAPIC 0-23).
+  virtual void set_irq(uint32_t gsi, bool asserted) = 0;
+
+  // A guest write of `length` bytes at `address` (matching `datamatch` if given) signals
+  // `eventfd` instead of exiting to the VMM. The fd stays owned by the caller.
+  virtual Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                               std::optional<uint64_t> datamatch) = 0;
+};
+
+// An IrqLine wired to one GSI of a VmBackend.
+class GsiIrqLine final : public IrqLine {
+ public:
+  GsiIrqLine(VmBackend& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
+  void set_level(bool asserted) override { vm_.set_irq(gsi_, asserted); }
+  uint32_t gsi() const { return gsi_; }
+
+ private:
+  VmBackend& vm_;
+  uint32_t gsi_;
+};
+
+}  // namespace kvpc
