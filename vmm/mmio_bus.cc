@@ -1,6 +1,7 @@
 #include "vmm/mmio_bus.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -13,7 +14,7 @@ Status MmioBus::add(IoDevice* device, uint64_t base, uint64_t length) {
   const std::string name(device->name());
   if (frozen_) return make_error(fmt::format("{}: the MMIO bus is frozen; devices are added before the VM runs", name));
   if (length == 0) return make_error(fmt::format("{}: MMIO range at {:#x} has zero length", name, base));
-  if (base + length < base || base + length - 1 < base) {
+  if (length - 1 > UINT64_MAX - base) {  // the last byte, base + length - 1, must not wrap
     return make_error(fmt::format("{}: MMIO range {:#x}+{:#x} wraps past the end of the address space", name, base, length));
   }
   auto it = std::lower_bound(ranges_.begin(), ranges_.end(), base,

@@ -1,0 +1,95 @@
+#include "vmm/pio_bus.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/vmm/recording_device.h"
+
+namespace kvpc {
+namespace {
+
+using testing::RecordingDevice;
+
+TEST(PioBus, DeviceSeesOffsetsNotPorts) {
+  PioBus bus;
+  RecordingDevice uart("uart");
+  ASSERT_TRUE(bus.add(&uart, 0x3F8, 8).ok());
+  uint8_t byte = 0x41;
+  EXPECT_EQ(bus.write(0x3FD, std::span<const uint8_t>(&byte, 1)), &uart);
+  ASSERT_EQ(uart.accesses.size(), 1u);
+  EXPECT_TRUE(uart.accesses[0].write);
+  EXPECT_EQ(uart.accesses[0].offset, 5u);
+  EXPECT_EQ(uart.accesses[0].value, 0x41u);
+}
+
+TEST(PioBus, ReadFillsDataFromDevice) {
+  PioBus bus;
+  RecordingDevice device("dev", 0x1000);
+  ASSERT_TRUE(bus.add(&device, 0x100, 4).ok());
+  uint8_t data[2] = {};
+  bus.read(0x102, data);
+  EXPECT_EQ(data[0], 0x02);
+  EXPECT_EQ(data[1], 0x10);
+}
+
+TEST(PioBus, UnclaimedReadReturnsAllOnesAndIsCounted) {
+  PioBus bus;
+  uint8_t data[4] = {1, 2, 3, 4};
+  EXPECT_EQ(bus.read(0x1234, data), nullptr);
+  for (uint8_t b : data) EXPECT_EQ(b, 0xFF);
+  EXPECT_EQ(bus.unclaimed_reads(), 1u);
+}
+
+TEST(PioBus, UnclaimedWriteIsDroppedAndCounted) {
+  PioBus bus;
+  uint8_t data = 7;
+  EXPECT_EQ(bus.write(0x80, std::span<const uint8_t>(&data, 1)), nullptr);
+  EXPECT_EQ(bus.unclaimed_writes(), 1u);
+}
+
+TEST(PioBus, RejectsOverlapNamingBothDevices) {
+  PioBus bus;
+  RecordingDevice a("alpha"), b("beta");
+  ASSERT_TRUE(bus.add(&a, 0x60, 1).ok());
+  auto status = bus.add(&b, 0x5F, 2);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message.find("beta"), std::string::npos);
+  EXPECT_NE(status.error().message.find("alpha"), std::string::npos);
+  // The failed registration claimed nothing.
+  uint8_t data;
+  EXPECT_EQ(bus.read(0x5F, std::span<uint8_t>(&data, 1)), nullptr);
+}
+
+TEST(PioBus, AdjacentRangesDoNotOverlap) {
+  PioBus bus;
+  RecordingDevice a("a"), b("b");
+  ASSERT_TRUE(bus.add(&a, 0x60, 1).ok());
+  ASSERT_TRUE(bus.add(&b, 0x61, 1).ok());
+  EXPECT_EQ(bus.device_at(0x60), &a);
+  EXPECT_EQ(bus.device_at(0x61), &b);
+}
+
+TEST(PioBus, RejectsZeroLength) {
+  PioBus bus;
+  RecordingDevice a("a");
+  EXPECT_FALSE(bus.add(&a, 0x60, 0).ok());
+}
+
+TEST(PioBus, AcceptsLastPortAndRejectsRangePastIt) {
+  PioBus bus;
+  RecordingDevice a("a"), b("b");
+  EXPECT_TRUE(bus.add(&a, 0xFFFF, 1).ok());
+  EXPECT_FALSE(bus.add(&b, 0xFFFE, 3).ok());
+}
+
+TEST(PioBus, RejectsNullDeviceAndAddAfterFreeze) {
+  PioBus bus;
+  EXPECT_FALSE(bus.add(nullptr, 0x10, 1).ok());
+  RecordingDevice a("a");
+  bus.freeze();
+  auto status = bus.add(&a, 0x10, 1);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message.find("frozen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvpc

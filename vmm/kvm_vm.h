@@ -1,0 +1,50 @@
+// KvmVm: a KVM virtual machine (VmBackend over KVM ioctls).
+//
+// Set-up creates the in-kernel irqchip (PIC pair + IOAPIC + per-vCPU LAPIC) and the PIT,
+// maps guest memory into slots (ROM read-only), and hides KVM's paravirt CPUID leaves so
+// guests behave as on bare hardware (see ../shared/PLATFORM.md: vmcall hangs on the
+// nested KVM kvpc is developed on).
+//
+// Concurrency: set_irq() is KVM_IRQ_LINE, which the kernel serialises; any thread may call
+// it. Everything else runs during set-up on one thread.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <memory>
+#include <vector>
+
+#include "vmm/kvm_system.h"
+#include "vmm/vm_backend.h"
+
+namespace kvpc {
+
+class KvmVm final : public VmBackend {
+ public:
+  // KVM needs three pages for the real-mode TSS and one for the identity map (Intel only),
+  // somewhere the guest does not use: just below the 16 MiB reserved for firmware images.
+  static constexpr uint64_t kIdentityMapAddress = 0xFEFFC000ULL;
+  static constexpr uint64_t kTssAddress = 0xFEFFD000ULL;
+
+  static Result<std::unique_ptr<KvmVm>> create(KvmSystem kvm, uint32_t vcpu_count);
+
+  std::string_view accelerator() const override { return "kvm"; }
+  Status map_memory(const GuestMemory& memory) override;
+  Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t index) override;
+  void set_irq(uint32_t gsi, bool asserted) override;
+  Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                       std::optional<uint64_t> datamatch) override;
+
+  int fd() const { return vm_fd_.get(); }
+
+ private:
+  KvmVm(KvmSystem kvm, UniqueFd vm_fd, uint32_t vcpu_count);
+  Status build_cpuid();
+
+  KvmSystem kvm_;
+  UniqueFd vm_fd_;
+  uint32_t vcpu_count_;
+  std::vector<kvm_cpuid_entry2> cpuid_;
+};
+
+}  // namespace kvpc
