@@ -56,6 +56,16 @@ void EventLoop::remove_fd(int fd) {
   callbacks_.erase(fd);
 }
 
+Status EventLoop::modify_fd(int fd, uint32_t events) {
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) < 0) {
+    return make_error(fmt::format("epoll_ctl(MOD fd {}) failed: {}", fd, strerror(errno)));
+  }
+  return ok_status();
+}
+
 void EventLoop::post(Task task) {
   {
     std::lock_guard lock(mutex_);

@@ -38,6 +38,8 @@ class EventLoop {
   // Watches fd for `events` (EPOLLIN...). The loop does not own fd.
   Status add_fd(int fd, uint32_t events, FdCallback callback);
   void remove_fd(int fd);
+  // Changes the events watched for an fd already added.
+  Status modify_fd(int fd, uint32_t events);
 
   // Runs task on the loop thread soon (FIFO).
   void post(Task task);

@@ -33,6 +33,7 @@ class KvmVcpu final : public VcpuBackend {
   Status set_entry_state(const CpuEntryState& state) override;
   std::string dump_registers() override;
   void kick() override;
+  size_t run_size() const override { return static_cast<size_t>(mmap_size_); }
 
  private:
   KvmVcpu(UniqueFd fd, uint32_t index, kvm_run* run, int mmap_size);

@@ -17,6 +17,7 @@
 
 #include <linux/kvm.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -37,6 +38,8 @@ class VcpuBackend {
   virtual std::string dump_registers() = 0;
   // Makes a run() in progress (or the next one) return -EINTR.
   virtual void kick() = 0;
+  // Bytes of the area run_state() points to; KVM_EXIT_IO data (data_offset) lies inside it.
+  virtual size_t run_size() const { return 4096; }
 };
 
 }  // namespace kvpc

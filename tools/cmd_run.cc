@@ -1,0 +1,98 @@
+// `kvpc run`: boot a guest and stay with it until it ends.
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+
+#include "tools/commands.h"
+#include "tools/exit_status.h"
+#include "tools/vm_session.h"
+#include "vmm/boot/kernel_format.h"
+
+namespace kvpc {
+
+namespace {
+
+struct RunFlags {
+  std::string kernel, initrd, cmdline, bios, kernel_format = "auto";
+  std::string mem = "256M";
+  uint32_t cpus = 1;
+  std::string name = "kvpc";
+  std::string serial = "stdio", debugcon = "none";
+  std::string on_triple_fault = "stop";
+  std::string accel = "kvm";
+  bool headless = false;
+  bool quiet = false;
+};
+
+Result<MachineConfig> to_config(const RunFlags& flags) {
+  MachineConfig config;
+  config.name = flags.name;
+  auto mem = parse_size(flags.mem);
+  if (!mem) return make_error(fmt::format("--mem {}: {}", flags.mem, mem.error().message));
+  config.ram_bytes = *mem;
+  config.cpus = flags.cpus;
+  if (flags.accel == "kvm") config.accelerator = Accelerator::kKvm;
+  else if (flags.accel == "emu") config.accelerator = Accelerator::kEmu;
+  else if (flags.accel == "auto") config.accelerator = Accelerator::kAuto;
+  else return make_error(fmt::format("--accel {}: use kvm, emu or auto", flags.accel));
+  if (!flags.kernel.empty()) config.kernel_path = flags.kernel;
+  if (!flags.initrd.empty()) config.initrd_path = flags.initrd;
+  if (!flags.bios.empty()) config.bios_path = flags.bios;
+  if (!flags.initrd.empty() && flags.kernel.empty()) return make_error("--initrd needs --kernel");
+  auto format = parse_kernel_format(flags.kernel_format);
+  if (!format) return make_error(fmt::format("--kernel-format: {}", format.error().message));
+  config.kernel_format = *format;
+  config.cmdline = flags.cmdline;
+  config.serial = flags.serial;
+  config.debugcon = flags.debugcon;
+  if (flags.on_triple_fault == "reset") config.reset_on_triple_fault = true;
+  else if (flags.on_triple_fault != "stop") return make_error("--on-triple-fault takes stop or reset");
+  return config;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, CommandAction& action) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Boot a guest and run it until it powers off. Without --kernel or --bios it boots kvpc's built-in guest (a tiny\n"
+      "64-bit test OS with a serial console). The VM gets a control socket named after --name, so other kvpc verbs\n"
+      "(list, stop, pause, resume, logoff, ...) can reach it.");
+  run->add_option("--kernel", flags->kernel,
+                  "Guest kernel: a Multiboot v1 kernel (ELF32 or a.out kludge), a kvpc64 image, or a flat binary "
+                  "(loaded at 0x10000, started in real mode at 1000:0000)")
+      ->check(CLI::ExistingFile);
+  run->add_option("--kernel-format", flags->kernel_format,
+                  "Force the kernel's format instead of detecting it: auto, multiboot, kvpc64, flat, linux");
+  run->add_option("--initrd", flags->initrd, "Initial ramdisk; for Multiboot kernels it becomes module 0")
+      ->check(CLI::ExistingFile);
+  run->add_option("--cmdline", flags->cmdline, "Kernel command line (the built-in guest reads options from it)");
+  run->add_option("--bios", flags->bios,
+                  "Firmware image (e.g. SeaBIOS bios.bin) mapped below 4 GiB and started at the reset vector")
+      ->check(CLI::ExistingFile);
+  run->add_option("--mem", flags->mem, "Guest RAM: a size such as 64M, 1G (default 256M)");
+  run->add_option("--cpus", flags->cpus, "Number of vCPUs (default 1)");
+  run->add_option("--name", flags->name, "VM name for list/stop/logoff: letters, digits, . _ - (default kvpc)");
+  run->add_option("--serial", flags->serial, "COM1 output: stdio, file:PATH or none (default stdio)");
+  run->add_option("--debugcon", flags->debugcon, "Port 0xE9 debug console: stdio, file:PATH or none (default none)");
+  run->add_option("--on-triple-fault", flags->on_triple_fault, "What a guest triple fault does: stop or reset (default stop)");
+  run->add_option("--accel", flags->accel,
+                  "Accelerator: kvm (default), emu (kvpc's x86-64 interpreter: slow, 64-bit and Multiboot guests, "
+                  "no /dev/kvm needed) or auto (kvm when /dev/kvm opens, else emu)");
+  run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
+  run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
+  run->callback([flags, &action] {
+    action = [flags] {
+      auto config = to_config(*flags);
+      if (!config) {
+        spdlog::error("{}", config.error().message);
+        return kExitError;
+      }
+      VmSession session(std::move(config).value(), SessionOptions{flags->quiet});
+      return session.run();
+    };
+  });
+}
+
+}  // namespace kvpc

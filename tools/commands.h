@@ -1,0 +1,18 @@
+// One function per `kvpc` verb, each in its own cmd_<verb>.cc: it adds its subcommand
+// and flags to the root app and, when chosen, sets `action` to what runs it.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace kvpc {
+
+using CommandAction = std::function<int()>;
+
+void add_run_command(CLI::App& app, CommandAction& action);
+void add_list_command(CLI::App& app, CommandAction& action);
+void add_stop_command(CLI::App& app, CommandAction& action);
+void add_pause_resume_commands(CLI::App& app, CommandAction& action);
+
+}  // namespace kvpc

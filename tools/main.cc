@@ -1,0 +1,36 @@
+// kvpc: a KVM-based x86 virtual machine monitor with Virtual PC–style integration components.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+#include "tools/exit_status.h"
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_mt("kvpc");
+  logger->set_pattern("kvpc: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{
+      "kvpc — a KVM-based x86 virtual machine monitor that boots guest images from the command line and drives them\n"
+      "through Virtual PC-style integration components.\n\n"
+      "Exit statuses of `kvpc run`: 0 the guest powered off or was stopped; (v << 1) | 1 after the guest wrote v to\n"
+      "isa-debug-exit (port 0x501); 2 kvpc error (bad arguments, bad image); 4 /dev/kvm missing or not accessible;\n"
+      "6 guest triple fault; 8 guest internal error. Other verbs: 0 success, 2 error, 10 the VM answered with a failure.",
+      "kvpc"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kvpc 0.1.0");
+  kvpc::CommandAction action;
+  kvpc::add_run_command(app, action);
+  kvpc::add_list_command(app, action);
+  kvpc::add_stop_command(app, action);
+  kvpc::add_pause_resume_commands(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? kvpc::kExitOk : kvpc::kExitError;
+  }
+  return action ? action() : kvpc::kExitError;
+}

@@ -1,0 +1,75 @@
+// VmSession: one `kvpc run` — the named VM as the outside world sees it.
+//
+// Owns what outlives a guest reset: the event loop, the control socket, console input,
+// signal handling and the VM's name and state. Each boot (the first, and one per guest
+// reset) is a fresh Machine built from the same config.
+//
+// Threads: the main thread builds and waits on machines; the event loop thread runs the
+// control socket handlers, console input and signal handling. `machine_` is swapped by the
+// main thread under `mutex_`; handlers take a shared_ptr copy under the same mutex.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "tools/console_input.h"
+#include "tools/control_server.h"
+#include "vmm/event_loop.h"
+#include "vmm/machine/machine.h"
+
+namespace kvpc {
+
+// VMVMState values (Virtual PC's numbering) for the states a kvpc VM passes through.
+enum class SessionState { kTurnedOff = 1, kTurningOn = 3, kRunning = 5, kPaused = 6, kTurningOff = 8 };
+const char* session_state_name(SessionState state);
+
+struct SessionOptions {
+  bool quiet = false;  // no "kvpc: ..." status lines on stderr
+};
+
+class VmSession {
+ public:
+  VmSession(MachineConfig config, SessionOptions options);
+  ~VmSession();
+
+  // Runs the VM until it ends; returns kvpc's exit status (tools/exit_status.h).
+  int run();
+
+  // For control handlers (event loop thread).
+  std::shared_ptr<Machine> machine();
+  SessionState state() const { return state_.load(); }
+  const MachineConfig& config() const { return config_; }
+  EventLoop& loop() { return loop_; }
+  ControlServer& server() { return *server_; }
+  void request_stop(const std::string& why);
+  uint64_t boot_count() const { return boots_.load(); }
+
+  // Extra control-socket methods (integration verbs) register through this hook, which
+  // run() calls after the built-in ones. Each gets the session.
+  using Extension = std::function<void(VmSession&)>;
+  static void register_extension(Extension extension);
+
+ private:
+  Status setup();
+  void register_builtin_handlers();
+  int exit_status_for(const MachineOutcome& outcome);
+  void set_state(SessionState state);
+
+  MachineConfig config_;
+  SessionOptions options_;
+  EventLoop loop_;
+  std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<ConsoleInput> console_;
+  int signal_fd_ = -1;
+  std::mutex mutex_;
+  std::shared_ptr<Machine> machine_;
+  std::atomic<SessionState> state_{SessionState::kTurningOn};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<uint64_t> boots_{0};
+  std::string stop_reason_;
+};
+
+}  // namespace kvpc

@@ -1,0 +1,68 @@
+// Machine: the per-VM state every emulated vCPU shares (owned by EmuVm).
+//
+// Holds the guest memory (read-only view of the region table; contents are written by
+// vCPUs directly through checked spans), the PIC pair, the ioeventfd table and the wake
+// channel a halted vCPU sleeps on.
+//
+// Concurrency contract: memory and ioeventfds are set up before any vCPU runs and are then
+// immutable; the PIC is internally locked; wake() may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "vmm/emu/pic.h"
+#include "vmm/guest_memory.h"
+#include "vmm/vm_backend.h"
+
+namespace kvpc::emu {
+
+struct IoEventFd {
+  IoSpace space;
+  uint64_t address;
+  uint32_t length;
+  int fd;
+  std::optional<uint64_t> datamatch;
+};
+
+// Where a guest-physical page lives.
+struct PhysPage {
+  uint8_t* host = nullptr;  // nullptr: not RAM/ROM (MMIO)
+  bool read_only = false;
+};
+
+class Machine {
+ public:
+  Machine();
+
+  void set_memory(const GuestMemory* memory) { memory_ = memory; }
+  const GuestMemory* memory() const { return memory_; }
+  PicPair& pic() { return pic_; }
+
+  // Host view of the 4 KiB page at `page_gpa` (4 KiB aligned).
+  PhysPage lookup_page(uint64_t page_gpa) const;
+
+  void add_ioeventfd(const IoEventFd& e) { ioeventfds_.push_back(e); }
+  // True (and the eventfd signalled) when a registered ioeventfd matches this write.
+  bool signal_ioeventfd(IoSpace space, uint64_t address, uint32_t length, uint64_t value) const;
+
+  // Halt support: a vCPU waits on the channel until `ready()` holds; wake() re-checks it.
+  template <typename Pred>
+  void wait(Pred ready) {
+    std::unique_lock lock(wake_mutex_);
+    wake_cv_.wait(lock, ready);
+  }
+  void wake();
+
+ private:
+  const GuestMemory* memory_ = nullptr;
+  PicPair pic_;
+  std::vector<IoEventFd> ioeventfds_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+};
+
+}  // namespace kvpc::emu

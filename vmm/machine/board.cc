@@ -1,0 +1,73 @@
+#include "vmm/machine/board.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+namespace kvpc {
+
+namespace {
+
+Result<std::unique_ptr<CharBackend>> open_output(const std::string& spec, const char* what) {
+  auto backend = make_char_backend(spec);
+  if (!backend) return make_error(fmt::format("--{} {}: {}", what, spec, backend.error().message));
+  return std::move(backend).value();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBackend& backend, PioBus& pio,
+                                             MmioBus& mmio, PowerControl& power, CharBackend* serial_override,
+                                             CharBackend* debugcon_override) {
+  (void)mmio;  // no MMIO devices on the base board yet; the integration device brings BARs
+  auto board = std::unique_ptr<Board>(new Board());
+  CharBackend* serial = serial_override;
+  if (serial == nullptr) {
+    auto opened = open_output(config.serial, "serial");
+    if (!opened) return opened.error();
+    board->serial_backend_ = std::move(opened).value();
+    serial = board->serial_backend_.get();
+  }
+  CharBackend* debugcon = debugcon_override;
+  if (debugcon == nullptr) {
+    auto opened = open_output(config.debugcon, "debugcon");
+    if (!opened) return opened.error();
+    board->debugcon_backend_ = std::move(opened).value();
+    debugcon = board->debugcon_backend_.get();
+  }
+
+  board->com1_irq_ = std::make_unique<GsiIrqLine>(backend, BoardPorts::kCom1Irq);
+  board->com1_ = std::make_unique<Uart16550>("com1", *serial, *board->com1_irq_);
+  board->debugcon_ = std::make_unique<Debugcon>(*debugcon);
+  board->debug_exit_ = std::make_unique<DebugExit>(power);
+  board->i8042_ = std::make_unique<I8042>(power);
+  board->port_a_ = std::make_unique<SystemControlPortA>(power);
+  const auto start = std::chrono::steady_clock::now();
+  board->post_ = std::make_unique<PostPort>([start] {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  });
+  board->acpi_pm_ = std::make_unique<AcpiPmControl>(power);
+
+  struct Placement {
+    IoDevice* device;
+    uint16_t port;
+    uint32_t length;
+  };
+  const Placement placements[] = {
+      {board->com1_.get(), BoardPorts::kCom1, static_cast<uint32_t>(Uart16550::kPortCount)},
+      {board->debugcon_.get(), BoardPorts::kDebugcon, static_cast<uint32_t>(Debugcon::kPortCount)},
+      {board->debug_exit_.get(), BoardPorts::kDebugExit, static_cast<uint32_t>(DebugExit::kPortCount)},
+      {&board->i8042_->data_port(), I8042::kDataPort, 1},
+      {&board->i8042_->command_port(), I8042::kCommandPort, 1},
+      {board->port_a_.get(), BoardPorts::kPortA, static_cast<uint32_t>(SystemControlPortA::kPortCount)},
+      {board->post_.get(), BoardPorts::kPost, static_cast<uint32_t>(PostPort::kPortCount)},
+      {board->acpi_pm_.get(), BoardPorts::kAcpiPmControl, static_cast<uint32_t>(AcpiPmControl::kPortCount)},
+  };
+  for (const auto& placement : placements) {
+    if (auto status = pio.add(placement.device, placement.port, placement.length); !status) return status.error();
+  }
+  return board;
+}
+
+}  // namespace kvpc

@@ -1,0 +1,68 @@
+// Board: the PC's devices and where they sit — the one file that lists every port range,
+// MMIO range and IRQ (see docs/architecture.md for the table).
+//
+// Owns the device objects and registers them on the buses; the Machine owns the buses.
+// Host-side inputs (console bytes from stdin) go to the devices through here.
+#pragma once
+
+#include <memory>
+
+#include "devices/acpi_pm_control.h"
+#include "devices/char_backend.h"
+#include "devices/debug_exit.h"
+#include "devices/debugcon.h"
+#include "devices/i8042.h"
+#include "devices/post_port.h"
+#include "devices/system_control_port_a.h"
+#include "devices/uart16550.h"
+#include "vmm/event_loop.h"
+#include "vmm/machine/machine_config.h"
+#include "vmm/mmio_bus.h"
+#include "vmm/pio_bus.h"
+#include "vmm/power_control.h"
+#include "vmm/vm_backend.h"
+
+namespace kvpc {
+
+struct BoardPorts {
+  static constexpr uint16_t kCom1 = 0x3F8;
+  static constexpr uint32_t kCom1Irq = 4;
+  static constexpr uint16_t kDebugcon = 0xE9;
+  static constexpr uint16_t kDebugExit = 0x501;
+  static constexpr uint16_t kPost = 0x80;
+  static constexpr uint16_t kPortA = 0x92;
+  static constexpr uint16_t kAcpiPmControl = 0x604;
+};
+
+class Board {
+ public:
+  struct Outputs {
+    CharBackend* serial;    // not owned when given by hooks
+    CharBackend* debugcon;
+  };
+
+  // Builds every device and registers it on the buses. `owned_outputs` keeps backends the
+  // board opened itself (from the config strings) alive.
+  static Result<std::unique_ptr<Board>> create(const MachineConfig& config, VmBackend& backend, PioBus& pio,
+                                               MmioBus& mmio, PowerControl& power, CharBackend* serial_override,
+                                               CharBackend* debugcon_override);
+
+  Uart16550& com1() { return *com1_; }
+  PostPort& post() { return *post_; }
+
+ private:
+  Board() = default;
+
+  std::unique_ptr<CharBackend> serial_backend_;
+  std::unique_ptr<CharBackend> debugcon_backend_;
+  std::unique_ptr<GsiIrqLine> com1_irq_;
+  std::unique_ptr<Uart16550> com1_;
+  std::unique_ptr<Debugcon> debugcon_;
+  std::unique_ptr<DebugExit> debug_exit_;
+  std::unique_ptr<I8042> i8042_;
+  std::unique_ptr<SystemControlPortA> port_a_;
+  std::unique_ptr<PostPort> post_;
+  std::unique_ptr<AcpiPmControl> acpi_pm_;
+};
+
+}  // namespace kvpc

@@ -1,0 +1,36 @@
+// MachineConfig: everything `kvpc run` was told, after parsing and before anything is built.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/boot/kernel_format.h"
+
+namespace kvpc {
+
+enum class Accelerator { kKvm, kEmu, kAuto };
+
+struct MachineConfig {
+  std::string name = "kvpc";
+  uint64_t ram_bytes = 256ULL << 20;
+  uint32_t cpus = 1;
+  Accelerator accelerator = Accelerator::kKvm;
+  std::string kvm_device = "/dev/kvm";
+
+  // Boot source: a kernel (--kernel), firmware (--bios), or neither (the built-in guest).
+  std::optional<std::string> kernel_path;
+  KernelFormat kernel_format = KernelFormat::kAuto;
+  std::optional<std::string> initrd_path;
+  std::string cmdline;
+  std::optional<std::string> bios_path;
+
+  // Console backends: "stdio", "file:PATH", "none".
+  std::string serial = "stdio";
+  std::string debugcon = "none";
+
+  bool reset_on_triple_fault = false;
+};
+
+}  // namespace kvpc
