@@ -98,6 +98,7 @@ std::optional<std::span<uint8_t>> GuestMemory::span(uint64_t gpa, uint64_t len) 
 bool GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
   auto view = span(gpa, out.size());
   if (!view) return false;
+  if (out.empty()) return true;
   std::memcpy(out.data(), view->data(), out.size());
   return true;
 }
@@ -105,6 +106,7 @@ bool GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
 bool GuestMemory::write(uint64_t gpa, std::span<const uint8_t> in, bool allow_rom) {
   const MemoryRegion* region = find(gpa, in.size());
   if (region == nullptr || (region->read_only && !allow_rom)) return false;
+  if (in.empty()) return true;
   std::memcpy(region->host + (gpa - region->gpa), in.data(), in.size());
   return true;
 }

@@ -134,7 +134,7 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
     request.initrd_path = *config_.initrd_path;
   }
   auto loaded = load_kernel(request, memory_);
-  if (!loaded) return make_error(fmt::format("{}: {}", request.path, loaded.error().message));
+  if (!loaded) return loaded.error();  // load_kernel's messages already name the file
   entry = *loaded;
   return ok_status();
 }
