@@ -26,6 +26,15 @@ int main(int argc, char** argv) {
   kvpc::add_list_command(app, action);
   kvpc::add_stop_command(app, action);
   kvpc::add_pause_resume_commands(app, action);
+  // CLI11 reports an unknown verb as "A subcommand is required"; say what was wrong instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->check_name(argv[1]);
+    if (!known) {
+      spdlog::error("unknown command '{}'; `kvpc --help` lists the commands", argv[1]);
+      return kvpc::kExitError;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,0 +1,176 @@
+// `kvpc run` as a user runs it: the binary, its flags, its exit status, its files.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "tests/e2e/kvpc_process.h"
+#include "vmm/kvm_system.h"
+
+namespace kvpc {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::guest_blob;
+using testing::run_kvpc;
+
+class CliRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runtime_ = testing::make_runtime_dir();
+    ASSERT_FALSE(runtime_.empty());
+  }
+  void TearDown() override { std::filesystem::remove_all(runtime_); }
+  std::string runtime_;
+};
+
+TEST_F(CliRunTest, BuiltinGuestRunsCommandsFromStdinAndExitsWithDebugExitStatus) {
+  auto result = run_kvpc({"run", "--accel", "emu", "--name", "e2e1"}, runtime_, "echo from stdin\rexit 3\r");
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.status, (3 << 1) | 1) << result.err;
+  EXPECT_NE(result.out.find("kvpc built-in guest"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\nfrom stdin"), std::string::npos) << result.out;
+}
+
+TEST_F(CliRunTest, GuestPoweroffExitsZeroAndRemovesTheControlSocket) {
+  auto result = run_kvpc({"run", "--accel", "emu", "--name", "e2e2"}, runtime_, "poweroff\r");
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(runtime_ + "/e2e2.sock"));
+}
+
+TEST_F(CliRunTest, TripleFaultHasItsOwnExitStatusAndARegisterDump) {
+  auto result = run_kvpc({"run", "--accel", "emu"}, runtime_, "triplefault\r");
+  EXPECT_EQ(result.status, 6) << result.err;
+  EXPECT_NE(result.err.find("triple-faulted"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("rip="), std::string::npos) << result.err;
+}
+
+TEST_F(CliRunTest, TripleFaultResetRebootsTheGuest) {
+  // After the reset the guest boots again and the second command line runs.
+  auto result = run_kvpc({"run", "--accel", "emu", "--on-triple-fault", "reset", "-q"}, runtime_, "triplefault\r");
+  // The buffered input was consumed by the first boot; the second boot waits: stop it.
+  (void)result;
+  testing::KvpcProcess process({"run", "--accel", "emu", "--on-triple-fault", "reset", "--name", "rs"}, runtime_);
+  process.write_stdin("triplefault\r");
+  ASSERT_TRUE(process.wait_for_output("kvpc> ", 20s));
+  // Wait for the second banner, then exit from the rebooted guest.
+  ASSERT_TRUE(process.wait_for_output("triplefault", 20s));
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    process.wait_for_output("", 100ms);
+    const std::string& out = process.so_far().out;
+    size_t first = out.find("kvpc built-in guest");
+    if (first != std::string::npos && out.find("kvpc built-in guest", first + 1) != std::string::npos) break;
+  }
+  process.write_stdin("exit 9\r");
+  auto final_result = process.wait(30s);
+  EXPECT_EQ(final_result.status, (9 << 1) | 1) << final_result.err;
+}
+
+TEST_F(CliRunTest, MultibootKernelFromFileSeesCommandLineOnDebugcon) {
+  std::string log = runtime_ + "/debugcon.log";
+  auto result = run_kvpc({"run", "--accel", "emu", "--mem", "32M", "--kernel", guest_blob("multiboot_info"),
+                          "--cmdline", "quiet answer=42", "--debugcon", "file:" + log, "--serial", "none"},
+                         runtime_);
+  EXPECT_EQ(result.status, (0x20 << 1) | 1) << result.err;
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "cmdline=quiet answer=42\nmem_upper=31744\n");
+}
+
+TEST_F(CliRunTest, MissingKvmIsOneClearSentenceWithItsOwnStatus) {
+  if (KvmSystem::open()) GTEST_SKIP() << "skipped: /dev/kvm works here, so its absence cannot be shown";
+  auto result = run_kvpc({"run"}, runtime_);
+  EXPECT_EQ(result.status, 4);
+  EXPECT_NE(result.err.find("/dev/kvm"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--accel emu"), std::string::npos) << result.err;
+}
+
+TEST_F(CliRunTest, StaleSocketOfADeadRunIsCleanedUp) {
+  // A socket file nobody listens on, as a SIGKILLed kvpc leaves behind.
+  std::string path = runtime_ + "/stale.sock";
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  close(fd);
+  auto result = run_kvpc({"run", "--accel", "emu", "--name", "stale"}, runtime_, "exit 1\r");
+  EXPECT_EQ(result.status, 3) << result.err;
+}
+
+TEST_F(CliRunTest, SecondVmWithTheSameNameIsRefused) {
+  testing::KvpcProcess first({"run", "--accel", "emu", "--name", "twin"}, runtime_);
+  ASSERT_TRUE(first.wait_for_output("kvpc> ", 20s));
+  auto second = run_kvpc({"run", "--accel", "emu", "--name", "twin"}, runtime_);
+  EXPECT_EQ(second.status, 2);
+  EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+  first.write_stdin("exit 0\r");
+  EXPECT_EQ(first.wait(20s).status, 1);
+}
+
+TEST_F(CliRunTest, SigtermStopsTheVmCleanly) {
+  testing::KvpcProcess process({"run", "--accel", "emu", "--name", "term"}, runtime_);
+  ASSERT_TRUE(process.wait_for_output("kvpc> ", 20s));
+  process.signal(SIGTERM);
+  auto result = process.wait(20s);
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(runtime_ + "/term.sock"));
+}
+
+// Bad input from the command line: each gets a clear error and status 2, never a crash or a hang.
+struct BadInvocation {
+  const char* label;
+  std::vector<std::string> args;
+  const char* expected_text;
+};
+
+class CliBadInputTest : public ::testing::TestWithParam<BadInvocation> {};
+
+TEST_P(CliBadInputTest, FailsClearlyWithStatusTwo) {
+  std::string runtime = testing::make_runtime_dir();
+  std::string empty = runtime + "/empty.bin";
+  std::ofstream(empty).close();
+  std::vector<std::string> args;
+  for (const auto& arg : GetParam().args) {
+    if (arg == "@EMPTY") args.push_back(empty);
+    else if (arg == "@DIR") args.push_back(runtime);
+    else args.push_back(arg);
+  }
+  auto result = run_kvpc(args, runtime, "", 20s);
+  std::filesystem::remove_all(runtime);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.status, 2) << result.err;
+  EXPECT_NE((result.err + result.out).find(GetParam().expected_text), std::string::npos)
+      << "stderr: " << result.err << "\nstdout: " << result.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CliBadInputTest,
+    ::testing::Values(
+        BadInvocation{"missing_kernel", {"run", "--accel", "emu", "--kernel", "/no/such/kernel"}, "/no/such/kernel"},
+        BadInvocation{"kernel_is_directory", {"run", "--accel", "emu", "--kernel", "@DIR"}, "directory"},
+        BadInvocation{"empty_kernel", {"run", "--accel", "emu", "--kernel", "@EMPTY"}, "empty"},
+        BadInvocation{"zero_memory", {"run", "--accel", "emu", "--mem", "0"}, "--mem"},
+        BadInvocation{"absurd_memory", {"run", "--accel", "emu", "--mem", "64T"}, "1 TiB"},
+        BadInvocation{"garbage_memory", {"run", "--accel", "emu", "--mem", "lots"}, "--mem"},
+        BadInvocation{"tiny_memory", {"run", "--accel", "emu", "--mem", "4K"}, "at least 1 MiB"},
+        BadInvocation{"unknown_flag", {"run", "--frobnicate"}, "frobnicate"},
+        BadInvocation{"unknown_verb", {"explode"}, "explode"},
+        BadInvocation{"unknown_format", {"run", "--accel", "emu", "--kernel-format", "pe"}, "--kernel-format"},
+        BadInvocation{"zero_cpus", {"run", "--accel", "emu", "--cpus", "0"}, "--cpus"},
+        BadInvocation{"bad_serial", {"run", "--accel", "emu", "--serial", "telnet:1"}, "--serial"},
+        BadInvocation{"bad_name", {"run", "--accel", "emu", "--name", "a/b"}, "VM name"},
+        BadInvocation{"initrd_without_kernel", {"run", "--accel", "emu", "--initrd", "@EMPTY"}, "--initrd needs --kernel"},
+        BadInvocation{"bad_triple_fault_policy", {"run", "--on-triple-fault", "explode"}, "--on-triple-fault"},
+        BadInvocation{"bad_accel", {"run", "--accel", "warp"}, "--accel"},
+        BadInvocation{"kernel_and_bios", {"run", "--accel", "emu", "--kernel", "@EMPTY", "--bios", "@EMPTY"}, "exclude"},
+        BadInvocation{"bios_wrong_size", {"run", "--accel", "emu", "--bios", "@EMPTY"}, "bios"},
+        BadInvocation{"stop_unknown_vm", {"stop", "nosuchvm"}, "no running VM named 'nosuchvm'"}),
+    [](const ::testing::TestParamInfo<BadInvocation>& param_info) { return std::string(param_info.param.label); });
+
+}  // namespace
+}  // namespace kvpc
