@@ -69,9 +69,17 @@ class GuestServices {
 
   // Sends the request. Returns S_OK when it was queued to the guest (the observer then
   // receives the rest), DISP_E_EXCEPTION when the link is down, E_BUSY when an operation
-  // of the same kind is already in flight.
+  // of the same kind is already in flight. Host services may also answer
+  // VM_E_ADDITIONS_FEATURE_NOT_AVAIL (the agent lacks the feature bit or the shutdown
+  // channel), VM_E_VM_NOT_RUNNING (after stop()) and E_POINTER (null observer).
   virtual HRESULT begin_operation(GuestOperation operation, bool forced,
                                   std::shared_ptr<GuestOperationObserver> observer) = 0;
+
+  // Gives up on the operation of this kind in flight (the caller's acknowledgment window or
+  // task deadline passed): its observer gets on_complete(outcome), e.g. VM_E_TIMED_OUT, and
+  // the slot is free for a new begin_operation; whatever the guest sends for it later is
+  // dropped. No-op when nothing of that kind is in flight. (Default: nothing to abandon.)
+  virtual void abandon_operation(GuestOperation /*operation*/, HRESULT /*outcome*/) {}
 
   virtual bool time_sync_enabled() const = 0;
   virtual void set_time_sync_enabled(bool enabled) = 0;

@@ -217,6 +217,13 @@ int VmSession::run() {
     set_state(SessionState::kTurningOff);
     if (outcome.kind == MachineOutcome::Kind::kReset && !stop_requested_.load()) {
       if (!options_.quiet) spdlog::info("{}: rebooting", outcome.message);
+      {
+        std::lock_guard lock(mutex_);
+        machine_.reset();
+      }
+      // The old machine's host services may still have a callback queued on the loop:
+      // let the loop thread itself drop the last reference.
+      loop_.post([dead = std::move(current)]() mutable { dead.reset(); });
       continue;
     }
     exit_status = exit_status_for(outcome);

@@ -16,8 +16,9 @@ Result<std::unique_ptr<CharBackend>> open_output(const std::string& spec, const 
 
 }  // namespace
 
-Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBackend& backend, PioBus& pio,
-                                             MmioBus& mmio, PowerControl& power, CharBackend* serial_override,
+Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBackend& backend,
+                                             const GuestMemory& memory, PioBus& pio, MmioBus& mmio,
+                                             PowerControl& power, CharBackend* serial_override,
                                              CharBackend* debugcon_override) {
   (void)mmio;  // no MMIO devices on the base board yet; the integration device brings BARs
   auto board = std::unique_ptr<Board>(new Board());
@@ -49,6 +50,26 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   });
   board->acpi_pm_ = std::make_unique<AcpiPmControl>(power);
 
+  board->pci_ = std::make_unique<PciHostBridge>();
+  board->integration_irq_ = std::make_unique<GsiIrqLine>(backend, BoardPorts::kIntegrationIrq);
+  board->integration_ = std::make_unique<IntegrationDevice>(memory, *board->integration_irq_);
+  if (auto status = board->integration_->init(); !status) return status.error();
+  auto& integration_config = board->integration_->config();
+  integration_config.set_interrupt_line(BoardPorts::kIntegrationIrq);
+  integration_config.set_bar_address(0, BoardPorts::kIntegrationBar0);
+  integration_config.set_command(pci::kCommandIo);
+  if (!board->pci_->attach(BoardPorts::kIntegrationSlot, *board->integration_)) {
+    return make_error("PCI slot for the integration device is taken");
+  }
+  // The doorbell as an ioeventfd: a guest write to it costs no exit to userspace.
+  if (auto status = backend.add_ioeventfd(IoSpace::kPort,
+                                          BoardPorts::kIntegrationBar0 + IntegrationDevice::doorbell_port_offset(), 4,
+                                          board->integration_->doorbell_eventfd(), std::nullopt);
+      !status) {
+    return make_error(fmt::format("integration doorbell: {}", status.error().message));
+  }
+  board->services_ = std::make_unique<HostServices>(*board->integration_);
+
   struct Placement {
     IoDevice* device;
     uint16_t port;
@@ -63,6 +84,8 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
       {board->port_a_.get(), BoardPorts::kPortA, static_cast<uint32_t>(SystemControlPortA::kPortCount)},
       {board->post_.get(), BoardPorts::kPost, static_cast<uint32_t>(PostPort::kPortCount)},
       {board->acpi_pm_.get(), BoardPorts::kAcpiPmControl, static_cast<uint32_t>(AcpiPmControl::kPortCount)},
+      {board->pci_.get(), PciHostBridge::kBasePort, PciHostBridge::kPortCount},
+      {board->integration_->bar_device(0), BoardPorts::kIntegrationBar0, proto::kBar0Size},
   };
   for (const auto& placement : placements) {
     if (auto status = pio.add(placement.device, placement.port, placement.length); !status) return status.error();

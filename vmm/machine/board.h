@@ -12,10 +12,14 @@
 #include "devices/debug_exit.h"
 #include "devices/debugcon.h"
 #include "devices/i8042.h"
+#include "devices/pci_host_bridge.h"
 #include "devices/post_port.h"
 #include "devices/system_control_port_a.h"
 #include "devices/uart16550.h"
+#include "integration/host_services.h"
+#include "integration/integration_device.h"
 #include "vmm/event_loop.h"
+#include "vmm/guest_memory.h"
 #include "vmm/machine/machine_config.h"
 #include "vmm/mmio_bus.h"
 #include "vmm/pio_bus.h"
@@ -32,6 +36,11 @@ struct BoardPorts {
   static constexpr uint16_t kPost = 0x80;
   static constexpr uint16_t kPortA = 0x92;
   static constexpr uint16_t kAcpiPmControl = 0x604;
+  // The integration device: PCI 00:02.0, BAR0 (I/O) fixed here because no BIOS assigns it
+  // in direct boot, INTA# routed to GSI 10 (level).
+  static constexpr int kIntegrationSlot = 2;
+  static constexpr uint16_t kIntegrationBar0 = 0xC000;
+  static constexpr uint32_t kIntegrationIrq = 10;
 };
 
 class Board {
@@ -43,12 +52,20 @@ class Board {
 
   // Builds every device and registers it on the buses. `owned_outputs` keeps backends the
   // board opened itself (from the config strings) alive.
-  static Result<std::unique_ptr<Board>> create(const MachineConfig& config, VmBackend& backend, PioBus& pio,
-                                               MmioBus& mmio, PowerControl& power, CharBackend* serial_override,
+  static Result<std::unique_ptr<Board>> create(const MachineConfig& config, VmBackend& backend,
+                                               const GuestMemory& memory, PioBus& pio, MmioBus& mmio,
+                                               PowerControl& power, CharBackend* serial_override,
                                                CharBackend* debugcon_override);
+
+  // Host services start taking guest messages on `loop` (call once, before the vCPUs run)
+  // and stop when the machine stops: operations in flight then end with VM_E_VM_NOT_RUNNING.
+  Status start_services(EventLoop& loop) { return services_->start(loop); }
+  void stop_services() { services_->stop(); }
 
   Uart16550& com1() { return *com1_; }
   PostPort& post() { return *post_; }
+  IntegrationDevice& integration() { return *integration_; }
+  HostServices& services() { return *services_; }
 
  private:
   Board() = default;
@@ -63,6 +80,10 @@ class Board {
   std::unique_ptr<SystemControlPortA> port_a_;
   std::unique_ptr<PostPort> post_;
   std::unique_ptr<AcpiPmControl> acpi_pm_;
+  std::unique_ptr<PciHostBridge> pci_;
+  std::unique_ptr<GsiIrqLine> integration_irq_;
+  std::unique_ptr<IntegrationDevice> integration_;
+  std::unique_ptr<HostServices> services_;
 };
 
 }  // namespace kvpc

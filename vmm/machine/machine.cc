@@ -68,7 +68,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config, Ev
   if (auto status = machine->load_boot_image(entry); !status) return status.error();
   if (auto status = machine->backend_->map_memory(machine->memory_); !status) return status.error();
 
-  auto board = Board::create(config, *machine->backend_, machine->pio_, machine->mmio_, *machine, hooks.serial_output,
+  auto board = Board::create(config, *machine->backend_, machine->memory_, machine->pio_, machine->mmio_, *machine, hooks.serial_output,
                              hooks.debugcon_output);
   if (!board) return board.error();
   machine->board_ = std::move(board).value();
@@ -141,12 +141,17 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
 
 void Machine::start() {
   started_ = true;
+  if (auto status = board_->start_services(loop_); !status) {
+    control_.finish({MachineOutcome::Kind::kHostError, 0, fmt::format("integration services: {}", status.error().message)});
+    return;
+  }
   for (auto& runner : runners_) runner->start();
 }
 
 MachineOutcome Machine::wait() {
   MachineOutcome outcome = control_.wait_finished();
   for (auto& runner : runners_) runner->join();
+  board_->stop_services();
   return outcome;
 }
 

@@ -1,0 +1,75 @@
+#include "devices/pci_host_bridge.h"
+
+#include <algorithm>
+
+namespace kvpc {
+
+namespace {
+PciIdentity i440fx_identity() {
+  PciIdentity id;
+  id.vendor_id = 0x8086;
+  id.device_id = 0x1237;
+  id.revision = 0x02;
+  id.class_code = 0x060000;  // bridge / host bridge
+  return id;
+}
+}  // namespace
+
+PciHostBridge::PciHostBridge() : config_(i440fx_identity()) {
+  slots_[0] = this;
+  // A host bridge decodes memory and I/O from power-on.
+  config_.set_command(pci::kCommandIo | pci::kCommandMemory);
+}
+
+bool PciHostBridge::attach(int slot, PciDevice& device) {
+  if (slot <= 0 || slot >= kSlots || slots_[slot] != nullptr) return false;
+  slots_[slot] = &device;
+  return true;
+}
+
+PciDevice* PciHostBridge::device_at(int slot) const {
+  if (slot < 0 || slot >= kSlots) return nullptr;
+  return slots_[slot];
+}
+
+PciConfigSpace* PciHostBridge::selected() const {
+  if ((address_ & kEnableBit) == 0) return nullptr;
+  uint32_t bus = (address_ >> 16) & 0xFF;
+  uint32_t slot = (address_ >> 11) & 0x1F;
+  uint32_t function = (address_ >> 8) & 0x7;
+  if (bus != 0 || function != 0 || slots_[slot] == nullptr) return nullptr;
+  return &slots_[slot]->config();
+}
+
+void PciHostBridge::read(uint64_t offset, std::span<uint8_t> data) {
+  std::fill(data.begin(), data.end(), uint8_t{0xFF});
+  std::lock_guard lock(mutex_);
+  if (offset == 0 && data.size() == 4) {
+    store_le(data, address_);
+    return;
+  }
+  if (offset < 4 || offset >= kPortCount) return;
+  PciConfigSpace* function = selected();
+  if (function == nullptr) return;
+  // Bytes that would land past 0xCFF belong to ports nobody claimed: keep them all ones.
+  size_t length = std::min<size_t>(data.size(), kPortCount - offset);
+  uint32_t reg = (address_ & 0xFC) + static_cast<uint32_t>(offset - 4);
+  function->read(reg, data.first(length));
+}
+
+void PciHostBridge::write(uint64_t offset, std::span<const uint8_t> data) {
+  std::lock_guard lock(mutex_);
+  if (offset == 0 && data.size() == 4) {
+    // Bits 1:0 are reserved (type 0 cycles) and read back as zero.
+    address_ = static_cast<uint32_t>(load_le(data)) & ~0x3u;
+    return;
+  }
+  if (offset < 4 || offset >= kPortCount) return;
+  PciConfigSpace* function = selected();
+  if (function == nullptr) return;
+  size_t length = std::min<size_t>(data.size(), kPortCount - offset);
+  uint32_t reg = (address_ & 0xFC) + static_cast<uint32_t>(offset - 4);
+  function->write(reg, data.first(length));
+}
+
+}  // namespace kvpc
