@@ -3,6 +3,9 @@
 ; A tiny 64-bit test OS in the kvpc64 format: it brings up its IDT, the PICs and COM1,
 ; prints its banner and command line, then serves a command prompt on COM1 from an
 ; interrupt-driven loop (sti; hlt between events: an idle guest costs no host CPU).
+; It also simulates logon sessions (sessions.inc) and runs an integration agent
+; (agent.inc) that serves kvpc's integration device: heartbeat, os-info, shutdown /
+; restart / logoff / session list, time sync (docs/integration-protocol.md).
 ; Everything runs at CPL0, which the target emulates at ~1 us per instruction, so each
 ; path is kept to thousands of instructions. Commands: see command_table below and
 ; docs/guest-firmware.md.
@@ -12,7 +15,9 @@
 ;   0x100000  kvpc64 header, .text (code; the 256 16-byte IDT stubs), .rodata (strings),
 ;             .tables (command_table), .data (variables with initial values); end of file
 ;   .bss      IDT (4 KiB), ISR handler table (256 x 8), event handler table, COM1 receive
-;             ring (256 B), line buffer, boot info/command line pointers, the 16 KiB kernel
+;             ring (256 B), line buffer, boot info/command line pointers, session table,
+;             agent ring area (9 pages, aligned to 4 KiB at run time) and message buffers,
+;             the 16 KiB kernel
 ;             stack (kernel_stack_top = header stack_top), the 256-byte tail stack, end
 ;             of image (memory_size).
 %define IDT_VECTORS 256
@@ -31,6 +36,9 @@ KVPC64_IMAGE 0x100000, builtin_start, kernel_stack_top
 %include "bootinfo.inc"
 %include "cmdline.inc"
 %include "commands.inc"
+%include "pci.inc"
+%include "sessions.inc"
+%include "agent.inc"
 
 %ifdef KVPC_MAP
 [map all builtin_guest.map]
@@ -63,6 +71,12 @@ command_table:
     COMMAND "reboot",      "reboot",      "reset through the i8042",                cmd_reboot
     COMMAND "triplefault", "triplefault", "load an empty IDT and fault",            cmd_triplefault
     COMMAND "progress",    "progress N",  "write N (0-255) to the progress port",   cmd_progress
+    COMMAND "login",       "login NAME",  "log a user on (simulated session)",      cmd_login
+    COMMAND "logout",      "logout NAME", "log a user off",                         cmd_logout
+    COMMAND "who",         "who",         "list logged-on sessions",                cmd_who
+    COMMAND "agent",       "agent",       "integration agent state",                cmd_agent
+    COMMAND "agentreset",  "agentreset",  "reset the agent's link and re-attach",   cmd_agentreset
+    COMMAND "date",        "date",        "host time from the last time sync",      cmd_date
     COMMAND_TABLE_END
 
 section .text
@@ -95,6 +109,8 @@ builtin_start:
     call cmdline_text
     call console_write
     call console_newline
+    call sessions_init          ; users= (before the agent: its first list is complete)
+    call agent_init             ; PCI, IRQ, ATTACH, HELLO; the rest is event-driven
     PROGRESS PROGRESS_BANNER
 
     call console_prompt

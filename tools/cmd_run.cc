@@ -1,4 +1,9 @@
 // `kvpc run`: boot a guest and stay with it until it ends.
+#include <grp.h>
+#include <pwd.h>
+
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -22,7 +27,24 @@ struct RunFlags {
   std::string accel = "kvm";
   bool headless = false;
   bool quiet = false;
+  std::vector<std::string> allow_users, allow_groups;
 };
+
+// A user or group given by name or number.
+template <typename Lookup>
+Result<std::vector<uint32_t>> resolve_ids(const std::vector<std::string>& names, const char* flag, Lookup lookup) {
+  std::vector<uint32_t> ids;
+  for (const auto& name : names) {
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+      ids.push_back(static_cast<uint32_t>(std::stoul(name)));
+      continue;
+    }
+    auto id = lookup(name);
+    if (!id) return make_error(fmt::format("{} {}: no such name on this system", flag, name));
+    ids.push_back(*id);
+  }
+  return ids;
+}
 
 Result<MachineConfig> to_config(const RunFlags& flags) {
   MachineConfig config;
@@ -80,6 +102,13 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_option("--accel", flags->accel,
                   "Accelerator: kvm (default), emu (kvpc's x86-64 interpreter: slow, 64-bit and Multiboot guests, "
                   "no /dev/kvm needed) or auto (kvm when /dev/kvm opens, else emu)");
+  run->add_option("--allow-user", flags->allow_users,
+                  "Also let this user (name or uid) call the VM's integration API (logoff, shutdown, guest, events); "
+                  "repeatable. The owner and root always may")
+      ->take_all();
+  run->add_option("--allow-group", flags->allow_groups,
+                  "Also let members of this group (name or gid) call the integration API; repeatable")
+      ->take_all();
   run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
   run->callback([flags, &action] {
@@ -89,7 +118,23 @@ void add_run_command(CLI::App& app, CommandAction& action) {
         spdlog::error("{}", config.error().message);
         return kExitError;
       }
-      VmSession session(std::move(config).value(), SessionOptions{flags->quiet});
+      SessionOptions options;
+      options.quiet = flags->quiet;
+      auto uids = resolve_ids(flags->allow_users, "--allow-user", [](const std::string& name) -> std::optional<uint32_t> {
+        const passwd* entry = getpwnam(name.c_str());
+        return entry ? std::optional<uint32_t>(entry->pw_uid) : std::nullopt;
+      });
+      auto gids = resolve_ids(flags->allow_groups, "--allow-group", [](const std::string& name) -> std::optional<uint32_t> {
+        const group* entry = getgrnam(name.c_str());
+        return entry ? std::optional<uint32_t>(entry->gr_gid) : std::nullopt;
+      });
+      if (!uids || !gids) {
+        spdlog::error("{}", !uids ? uids.error().message : gids.error().message);
+        return kExitError;
+      }
+      options.granted_uids = *uids;
+      options.granted_gids = *gids;
+      VmSession session(std::move(config).value(), options);
       return session.run();
     };
   });

@@ -83,7 +83,8 @@ Result<std::string> ControlClient::read_line(std::chrono::steady_clock::time_poi
 }
 
 Result<nlohmann::json> ControlClient::call(const std::string& method, const nlohmann::json& params,
-                                           std::chrono::milliseconds timeout) {
+                                           std::chrono::milliseconds timeout,
+                                           const std::function<void(const nlohmann::json&)>& on_event) {
   uint64_t id = next_id_++;
   if (auto status = send_request(method, params, id); !status) return status.error();
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -92,7 +93,12 @@ Result<nlohmann::json> ControlClient::call(const std::string& method, const nloh
     if (!line) return line.error();
     nlohmann::json response = nlohmann::json::parse(*line, nullptr, false);
     if (response.is_discarded() || !response.is_object()) return make_error("the VM sent an unreadable answer");
-    if (response.value("id", nlohmann::json()) == nlohmann::json(id)) return response;
+    if (response.value("id", nlohmann::json()) != nlohmann::json(id)) continue;
+    if (response.contains("event")) {
+      if (on_event) on_event(response);
+      continue;
+    }
+    return response;
   }
 }
 

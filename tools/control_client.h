@@ -20,9 +20,11 @@ class ControlClient {
   static Result<ControlClient> connect_to_vm(const std::string& name, ConnectError* why = nullptr);
   static Result<ControlClient> connect_to_path(const std::string& path, ConnectError* why = nullptr);
 
-  // Sends one request and waits for its response (the line with the same id).
+  // Sends one request and waits for its response (the line with the same id). Lines with
+  // the same id that carry an "event" member (progress of a waiting call) go to on_event.
   Result<nlohmann::json> call(const std::string& method, const nlohmann::json& params,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                              std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                              const std::function<void(const nlohmann::json&)>& on_event = {});
   // Sends one request and hands every line that comes back to on_line until it returns false,
   // the server closes, or timeout (negative: none) passes.
   Status stream(const std::string& method, const nlohmann::json& params,

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -64,7 +65,23 @@ std::shared_ptr<Machine> VmSession::machine() {
   return machine_;
 }
 
-void VmSession::set_state(SessionState state) { state_.store(state); }
+void VmSession::set_state(SessionState state) {
+  if (state_.exchange(state) == state) return;
+  for (auto& listener : state_listeners_) listener(state);
+}
+
+void VmSession::run_detached(std::function<void()> work) {
+  {
+    std::lock_guard lock(workers_mutex_);
+    ++workers_running_;
+  }
+  std::thread([this, work = std::move(work)] {
+    work();
+    std::lock_guard lock(workers_mutex_);
+    --workers_running_;
+    workers_done_.notify_all();
+  }).detach();
+}
 
 void VmSession::request_stop(const std::string& why) {
   stop_requested_.store(true);
@@ -215,6 +232,7 @@ int VmSession::run() {
     current->start();
     MachineOutcome outcome = current->wait();
     set_state(SessionState::kTurningOff);
+    for (auto& listener : outcome_listeners_) listener(outcome);
     if (outcome.kind == MachineOutcome::Kind::kReset && !stop_requested_.load()) {
       if (!options_.quiet) spdlog::info("{}: rebooting", outcome.message);
       {
@@ -231,6 +249,11 @@ int VmSession::run() {
   }
   set_state(SessionState::kTurnedOff);
   if (console_) console_->stop();
+  // Requests still waiting for the guest end now (the machine stopped): let them answer.
+  {
+    std::unique_lock lock(workers_mutex_);
+    workers_done_.wait_for(lock, std::chrono::seconds(10), [this] { return workers_running_ == 0; });
+  }
   if (server_) server_->close();
   loop_.stop();
   {

@@ -10,10 +10,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "tools/console_input.h"
 #include "tools/control_server.h"
@@ -28,6 +30,9 @@ const char* session_state_name(SessionState state);
 
 struct SessionOptions {
   bool quiet = false;  // no "kvpc: ..." status lines on stderr
+  // Besides the owner and root, who may call the VM's integration API (--allow-user/--allow-group).
+  std::vector<uint32_t> granted_uids;
+  std::vector<uint32_t> granted_gids;
 };
 
 class VmSession {
@@ -46,6 +51,16 @@ class VmSession {
   ControlServer& server() { return *server_; }
   void request_stop(const std::string& why);
   uint64_t boot_count() const { return boots_.load(); }
+  const SessionOptions& options() const { return options_; }
+  // Called (on the changing thread) after every state change; register before run().
+  void on_state_change(std::function<void(SessionState)> listener) { state_listeners_.push_back(std::move(listener)); }
+  // Called with the outcome of every boot as it ends (main thread).
+  void on_machine_outcome(std::function<void(const MachineOutcome&)> listener) {
+    outcome_listeners_.push_back(std::move(listener));
+  }
+  // Runs `work` on a thread of its own (control requests that must wait for the guest may not
+  // block the event loop); run() waits for all of them before it returns.
+  void run_detached(std::function<void()> work);
 
   // Extra control-socket methods (integration verbs) register through this hook, which
   // run() calls after the built-in ones. Each gets the session.
@@ -70,6 +85,11 @@ class VmSession {
   std::atomic<bool> stop_requested_{false};
   std::atomic<uint64_t> boots_{0};
   std::string stop_reason_;
+  std::vector<std::function<void(SessionState)>> state_listeners_;
+  std::vector<std::function<void(const MachineOutcome&)>> outcome_listeners_;
+  std::mutex workers_mutex_;
+  std::condition_variable workers_done_;
+  int workers_running_ = 0;
 };
 
 }  // namespace kvpc
