@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -111,6 +112,13 @@ Status VmSession::setup() {
   if (!dir) return dir.error();
   server_ = std::make_unique<ControlServer>(loop_);
   if (auto status = server_->listen(socket_path_for(*dir, config_.name)); !status) return status;
+  if (!options_.granted_uids.empty() || !options_.granted_gids.empty()) {
+    // Granted users must be able to reach the socket: the folder becomes traversable (not
+    // listable) and the socket connectable by anyone. Every request is still checked against
+    // the caller's credentials, and refused callers get 0x80070005 and an audit line.
+    chmod(dir->c_str(), 0711);
+    chmod(socket_path_for(*dir, config_.name).c_str(), 0666);
+  }
   register_builtin_handlers();
   for (auto& extension : extensions()) extension(*this);
   loop_.start_thread();

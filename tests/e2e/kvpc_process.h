@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,7 +33,8 @@ struct ProcessResult {
 // A running kvpc: stdin is a pipe the test writes to; output is collected until wait().
 class KvpcProcess {
  public:
-  KvpcProcess(const std::vector<std::string>& args, const std::string& runtime_dir) {
+  // run_as_uid >= 0: the child drops to that user (and group) before exec (tests run as root).
+  KvpcProcess(const std::vector<std::string>& args, const std::string& runtime_dir, int run_as_uid = -1) {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
     pid_ = fork();
@@ -41,6 +43,12 @@ class KvpcProcess {
       dup2(out[1], 1);
       dup2(err[1], 2);
       setenv("KVPC_RUNTIME_DIR", runtime_dir.c_str(), 1);
+      if (run_as_uid >= 0) {
+        if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(run_as_uid)) != 0 ||
+            setuid(static_cast<uid_t>(run_as_uid)) != 0) {
+          _exit(126);
+        }
+      }
       std::vector<char*> argv;
       std::string binary = kvpc_binary();
       argv.push_back(binary.data());
@@ -133,8 +141,8 @@ class KvpcProcess {
 // Runs kvpc to completion with `input` on stdin.
 inline ProcessResult run_kvpc(const std::vector<std::string>& args, const std::string& runtime_dir,
                               const std::string& input = "",
-                              std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  KvpcProcess process(args, runtime_dir);
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60), int run_as_uid = -1) {
+  KvpcProcess process(args, runtime_dir, run_as_uid);
   process.write_stdin(input);
   process.close_stdin();
   return process.wait(timeout);
