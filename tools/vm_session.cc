@@ -139,6 +139,20 @@ void VmSession::register_builtin_handlers() {
         {"accelerator", current ? std::string(current->accelerator()) : std::string()},
         {"boots", boot_count()},
     };
+    // Exit counters of the current boot, summed over vCPUs (ExitStats: always on, relaxed reads).
+    if (current) {
+      uint64_t io = 0, mmio = 0, total = 0, pio_accesses = 0, mmio_accesses = 0;
+      for (const auto& runner : current->vcpus()) {
+        const ExitStats& stats = runner->stats();
+        for (const auto& counter : stats.by_reason) total += counter.get();
+        io += stats.by_reason[KVM_EXIT_IO].get();
+        mmio += stats.by_reason[KVM_EXIT_MMIO].get();
+        pio_accesses += stats.pio_reads.get() + stats.pio_writes.get();
+        mmio_accesses += stats.mmio_reads.get() + stats.mmio_writes.get();
+      }
+      result["exits"] = {{"total", total}, {"io", io}, {"mmio", mmio}, {"pio_accesses", pio_accesses},
+                         {"mmio_accesses", mmio_accesses}};
+    }
     reply(ControlServer::ok(request.id, result));
   });
   server_->add_handler("stop", [this](const ControlServer::Request& request, ControlServer::Reply reply) {
