@@ -55,9 +55,9 @@ VmSession::VmSession(MachineConfig config, SessionOptions options)
     : config_(std::move(config)), options_(options) {}
 
 VmSession::~VmSession() {
+  loop_.stop();
   if (console_) console_->stop();
   if (server_) server_->close();
-  loop_.stop();
   if (signal_fd_ >= 0) close(signal_fd_);
 }
 
@@ -270,14 +270,16 @@ int VmSession::run() {
     break;
   }
   set_state(SessionState::kTurnedOff);
-  if (console_) console_->stop();
   // Requests still waiting for the guest end now (the machine stopped): let them answer.
   {
     std::unique_lock lock(workers_mutex_);
     workers_done_.wait_for(lock, std::chrono::seconds(10), [this] { return workers_running_ == 0; });
   }
-  if (server_) server_->close();
+  // The loop thread owns the server's and the console's state: stop it first, then tear
+  // them down here with no thread left to race.
   loop_.stop();
+  if (console_) console_->stop();
+  if (server_) server_->close();
   {
     std::lock_guard lock(mutex_);
     machine_.reset();
