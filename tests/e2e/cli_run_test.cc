@@ -128,6 +128,9 @@ struct BadInvocation {
   const char* expected_text;
 };
 
+// Names the case in test listings instead of dumping the struct's bytes.
+void PrintTo(const BadInvocation& invocation, std::ostream* out) { *out << invocation.label; }
+
 class CliBadInputTest : public ::testing::TestWithParam<BadInvocation> {};
 
 TEST_P(CliBadInputTest, FailsClearlyWithStatusTwo) {
