@@ -22,5 +22,11 @@ for i in $(seq 1 20); do
 done
 grep -o '[0-9.]* ms from exec' "$runtime/startup.log" | awk '{print $1}' | sort -n |
   awk -v accel=$accel '{a[NR]=$1} END {printf "accelerator %s: exec -> first guest instruction: median %.2f ms, min %.2f ms\n", accel, a[int((NR+1)/2)], a[1]}'
+grep -o '[0-9.]* ms of it after main' "$runtime/startup.log" | awk '{print $1}' | sort -n |
+  awk '{a[NR]=$1} END {printf "  of which after main(): median %.2f ms, min %.2f ms\n", a[int((NR+1)/2)], a[1]}'
+# The floor: what exec'ing any program costs on this machine.
+floor=()
+for i in $(seq 1 20); do s=$(date +%s%N); /bin/true; e=$(date +%s%N); floor+=($(( (e - s) / 1000 ))); done
+printf '%s\n' "${floor[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  baseline, fork+exec+exit of /bin/true from the same shell: median %.2f ms\n", a[int((NR+1)/2)]/1000}'
 rm -rf "$runtime"
 printf '%s\n' "${times[@]}" | sort -n | awk -v accel=$accel '{a[NR]=$1} END {printf "accelerator %s: median %.2f ms, min %.2f ms over %d runs\n", accel, a[int((NR+1)/2)]/1000, a[1]/1000, NR}'

@@ -6,8 +6,10 @@
 
 #include "tools/commands.h"
 #include "tools/exit_status.h"
+#include "vmm/startup_clock.h"
 
 int main(int argc, char** argv) {
+  kvpc::mark_main_entered();
   auto logger = spdlog::stderr_logger_mt("kvpc");
   logger->set_pattern("kvpc: %^%l%$: %v");
   spdlog::set_default_logger(logger);

@@ -1,13 +1,17 @@
 #include "vmm/pio_bus.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
 namespace kvpc {
 
-PioBus::PioBus()
-    : slots_storage_(std::make_unique<std::array<Slot, kPorts>>()), slots_(*slots_storage_) {}
+PioBus::PioBus() : slots_(static_cast<Slot*>(std::calloc(kPorts, sizeof(Slot)))) {
+  // Slot is trivially constructible and all-zero means "unclaimed": calloc's zeroes are valid slots.
+  static_assert(std::is_trivially_default_constructible_v<Slot>);
+  if (!slots_) std::abort();  // 1 MiB at start-up: nothing sensible to do without it
+}
 
 Status PioBus::add(IoDevice* device, uint16_t base, uint32_t length) {
   const std::string name = device != nullptr ? std::string(device->name()) : "(null)";
