@@ -21,14 +21,20 @@
 // Concurrency contract: BAR0 read()/write() run on any vCPU thread; the "loop side" methods
 // run on the event-loop thread. Link state, ISR, STATUS and the IRQ level live under one
 // mutex held for a few instructions (never across a syscall other than the eventfd write and
-// IrqLine::set_level, which do not block). Nothing here allocates after init().
+// IrqLine::set_level, which do not block) or, in with_current_link(), for one ring access of
+// at most one packet (a copy of <= 4 KiB). The loop writes guest ring memory only inside
+// with_current_link(), so a RESET/ATTACH linearises with it: the link's writes for an epoch
+// happen entirely before the CONTROL write that ends it, or not at all. Nothing here
+// allocates after init().
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "devices/pci_config_space.h"
 #include "devices/pci_device.h"
@@ -65,6 +71,28 @@ class IntegrationDevice final : public PciDevice {
     std::optional<RingArea> area;    // set while attached
   };
   LinkState link_state() const;
+  // Runs access() under the device mutex, and only while link `epoch` is still current (same
+  // epoch and attached); returns false without calling it when the guest has RESET or
+  // re-ATTACHed since. Every host access that writes guest ring memory (packet bytes, tx_read,
+  // rx_write) goes through here: RESET/ATTACH bump the epoch under the same mutex, so once the
+  // guest's CONTROL write has returned no write for an older epoch can land in guest memory,
+  // neither in the old ring (which the guest may have reused) nor in a new ring at the same
+  // address. access() must be short (at most one packet copied), must not block or allocate
+  // unboundedly, and must not call back into this device (the mutex is not recursive).
+  template <typename Access>
+  bool with_current_link(uint64_t epoch, Access&& access) {
+    if (link_access_hook_) link_access_hook_();
+    std::lock_guard lock(mutex_);
+    if (epoch != epoch_ || !area_) return false;
+    std::forward<Access>(access)();
+    return true;
+  }
+  // Test seam: called by with_current_link() on the thread driving the link (the loop, or a
+  // GuestServices caller under HostServices' lock) before it takes the mutex, i.e. after the
+  // link has decided to touch the ring of its epoch but before the epoch is re-checked. Tests
+  // use it to RESET/ATTACH at exactly that point. Set it while nothing drives the link; it must
+  // not call with_current_link(). Empty in production.
+  void set_link_access_hook_for_testing(std::function<void()> hook) { link_access_hook_ = std::move(hook); }
   // Reads (clears) the doorbell eventfd; true when it had been signalled.
   bool consume_doorbell();
   // Signals the doorbell eventfd (also how a vCPU's DOORBELL write reaches the loop).
@@ -120,6 +148,8 @@ class IntegrationDevice final : public PciDevice {
   uint8_t last_error_ = 0;
   uint32_t error_count_ = 0;
   std::array<uint64_t, proto::kLinkErrorCount> lifetime_errors_{};
+
+  std::function<void()> link_access_hook_;  // tests only; see set_link_access_hook_for_testing
 };
 
 }  // namespace kvpc

@@ -26,11 +26,17 @@ void IntegrationLink::follow_device(Listener& listener) {
   }
   if (state.area) {
     // Both host indices start at 0 on ATTACH (the guest zeroed the header page); publishing
-    // them makes the header consistent even if the guest did not.
-    tx_ = TxRingReader(*state.area, 0);
-    rx_ = RxRingWriter(*state.area, 0);
-    store_index(state.area->header, kTxReadOffset, 0);
-    store_index(state.area->header, kRxWriteOffset, 0);
+    // them makes the header consistent even if the guest did not. If the guest has RESET or
+    // re-ATTACHed since link_state(), nothing is written and the link stays down: that CONTROL
+    // write signalled the doorbell, so the next poll follows the newer epoch.
+    RingArea area = *state.area;
+    bool current = device_.with_current_link(epoch_, [&] {
+      store_index(area.header, kTxReadOffset, 0);
+      store_index(area.header, kRxWriteOffset, 0);
+    });
+    if (!current) return;
+    tx_ = TxRingReader(area, 0);
+    rx_ = RxRingWriter(area, 0);
     up_ = true;
     ++counters_.link_ups;
     listener.on_link_up();
@@ -41,7 +47,11 @@ void IntegrationLink::drain(Listener& listener) {
   TxRingReader::Packet packet;
   uint32_t handled = 0;
   for (; handled < kMaxPacketsPerDoorbell; ++handled) {
-    TxRingReader::Outcome outcome = tx_.next(&packet);
+    // next() copies one packet out and, on bad indices/length, publishes tx_read: both only
+    // while our epoch is current (see IntegrationDevice::with_current_link). A stale epoch
+    // stops here without publishing; the next poll (already signalled) takes the link down.
+    TxRingReader::Outcome outcome = TxRingReader::Outcome::kEmpty;
+    if (!device_.with_current_link(epoch_, [&] { outcome = tx_.next(&packet); })) return;
     if (outcome == TxRingReader::Outcome::kEmpty) break;
     if (outcome == TxRingReader::Outcome::kBadIndices) {
       count_error(LinkError::kTxIndices);
@@ -57,7 +67,7 @@ void IntegrationLink::drain(Listener& listener) {
     if (check == PayloadCheck::kSizeMismatch) {
       // The framing can no longer be trusted: throw away everything the guest has queued.
       count_error(LinkError::kMessageSize);
-      tx_.discard_all();
+      if (!device_.with_current_link(epoch_, [&] { tx_.discard_all(); })) return;
       break;
     }
     if (check == PayloadCheck::kMalformed || packet.header.reserved != 0) {
@@ -69,7 +79,7 @@ void IntegrationLink::drain(Listener& listener) {
     listener.on_message(message);
     if (!up_) return;  // cannot happen today (the epoch only changes in follow_device), but cheap
   }
-  tx_.publish();
+  if (!device_.with_current_link(epoch_, [&] { tx_.publish(); })) return;
   if (handled == kMaxPacketsPerDoorbell) {
     // More may be waiting: come back after the loop has run its other work.
     ++counters_.polls_truncated;
@@ -98,8 +108,19 @@ bool IntegrationLink::send(uint16_t channel, const MessageHeader& header, std::s
 void IntegrationLink::flush() {
   if (!up_) return;
   bool wrote = false;
+  bool masked = true;
   while (!queue_.empty()) {
-    RxRingWriter::Outcome outcome = rx_.write(queue_.front().packet);
+    // Packet bytes and rx_write are written under the device mutex, and only while our epoch
+    // is current: flush() also runs from the timers, which do not follow ATTACH/RESET, so a
+    // guest that re-ATTACHed since our last poll must not get this packet in any ring. The
+    // queue is kept; the next poll (signalled by that CONTROL write) drops it with the link.
+    RxRingWriter::Outcome outcome = RxRingWriter::Outcome::kFull;
+    if (!device_.with_current_link(epoch_, [&] {
+          outcome = rx_.write(queue_.front().packet);
+          masked = rx_.interrupts_masked();
+        })) {
+      return;  // no signal_rx either: it would be ignored for a stale epoch
+    }
     if (outcome == RxRingWriter::Outcome::kFull) break;
     if (outcome == RxRingWriter::Outcome::kBadIndices) {
       count_error(LinkError::kRxIndices);
@@ -109,7 +130,7 @@ void IntegrationLink::flush() {
     ++counters_.packets_sent;
     wrote = true;
   }
-  if (wrote) device_.signal_rx(epoch_, rx_.interrupts_masked());
+  if (wrote) device_.signal_rx(epoch_, masked);
 }
 
 void IntegrationLink::count_error(LinkError error) {

@@ -9,6 +9,14 @@
 // 64 x 4 KiB plus one packet whatever the guest does.
 //
 // Concurrency contract: event-loop thread only (HostServices calls it under its own lock).
+// The guest may RESET/re-ATTACH on a vCPU thread at any moment, so the link's cached epoch,
+// tx_ and rx_ can be stale between polls (timers call flush() without following the device)
+// and even within one poll. Hence every access to the ring memory -- each TX packet read,
+// each RX packet write with its rx_write publication, tx_read publication and the initial
+// index stores -- runs inside IntegrationDevice::with_current_link(epoch_, ...), which
+// re-checks the epoch under the device mutex that RESET/ATTACH take. A stale epoch touches
+// nothing and just stops; the next poll (the CONTROL write signalled the doorbell) follows
+// the new epoch and drops what was queued for the old link.
 #pragma once
 
 #include <array>
