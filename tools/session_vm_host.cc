@@ -74,7 +74,11 @@ VMVMState to_vm_state(SessionState state) {
 }  // namespace
 
 void SessionVmHost::attach() {
-  session_.on_state_change([this](SessionState state) { api_state_->events().OnStateChange(to_vm_state(state)); });
+  session_.on_state_change([this](SessionState state) {
+    // A new boot's host services start with the default time-sync setting: carry the VM's over.
+    if (state == SessionState::kRunning) services_->set_time_sync_enabled(services_->time_sync_enabled());
+    api_state_->events().OnStateChange(to_vm_state(state));
+  });
   session_.on_machine_outcome([this](const MachineOutcome& outcome) {
     if (outcome.kind == MachineOutcome::Kind::kTripleFault ||
         (outcome.kind == MachineOutcome::Kind::kReset && outcome.message.find("triple fault") != std::string::npos)) {
