@@ -6,6 +6,7 @@
 #include "tools/commands.h"
 #include "tools/control_client.h"
 #include "tools/exit_status.h"
+#include "tools/integration_json.h"
 
 namespace kvpc {
 
@@ -57,8 +58,7 @@ int run_operation(const std::string& method, const OperationFlags& flags) {
     // the socket's permissions keep out.
     nlohmann::json result = {{"vm", flags.name}, {"method", method}};
     bool denied = why == ControlClient::ConnectError::kAccessDenied;
-    result["hresult"] = denied ? "0x80070005" : "0xA0040207";
-    result["hresult_name"] = denied ? "E_ACCESSDENIED" : "VM_E_VM_UNKNOWN";
+    add_hresult(result, denied ? E_ACCESSDENIED : VM_E_VM_UNKNOWN);
     if (!flags.json) {
       spdlog::error("{}", denied ? fmt::format("you may not control VM '{}'", flags.name)
                                  : fmt::format("there is no running VM named '{}'", flags.name));
