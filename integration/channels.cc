@@ -125,46 +125,44 @@ void ChannelTable::handle_hello(const Message& message, Events& events) {
   }
 }
 
-void ChannelTable::handle_open(const Message& message) {
+ChannelStatus* ChannelTable::channel_named_by(const Message& message, uint16_t& id) {
   auto ref = decode_channel_ref(message.body);
   if (!ref) {
     refuse_control(message, E_INVALIDARG, LinkError::kMalformedMessage);
-    return;
+    return nullptr;
   }
-  ChannelStatus* channel = find(ref->channel_id);
-  if (channel == nullptr) {
-    refuse_control(message, E_INVALIDARG, LinkError::kUnknownChannel);
-    return;
-  }
+  id = ref->channel_id;
+  ChannelStatus* channel = find(id);
+  if (channel == nullptr) refuse_control(message, E_INVALIDARG, LinkError::kUnknownChannel);
+  return channel;
+}
+
+void ChannelTable::handle_open(const Message& message) {
+  uint16_t id = 0;
+  ChannelStatus* channel = channel_named_by(message, id);
+  if (channel == nullptr) return;
   if (channel->state != ChannelState::kClosed) {
     // Not a protocol error worth a STATUS code: an agent may retry OPEN after a lost response.
     ++control_errors_;
-    reply(message, E_BUSY, encode(ChannelRef{ref->channel_id}));
+    reply(message, E_BUSY, encode(ChannelRef{id}));
     return;
   }
   channel->state = ChannelState::kOpen;
-  reply(message, S_OK, encode(ChannelRef{ref->channel_id}));
+  reply(message, S_OK, encode(ChannelRef{id}));
 }
 
 void ChannelTable::handle_close(const Message& message, Events& events) {
-  auto ref = decode_channel_ref(message.body);
-  if (!ref) {
-    refuse_control(message, E_INVALIDARG, LinkError::kMalformedMessage);
-    return;
-  }
-  ChannelStatus* channel = find(ref->channel_id);
-  if (channel == nullptr) {
-    refuse_control(message, E_INVALIDARG, LinkError::kUnknownChannel);
-    return;
-  }
+  uint16_t id = 0;
+  ChannelStatus* channel = channel_named_by(message, id);
+  if (channel == nullptr) return;
   if (channel->state == ChannelState::kClosed) {
     refuse_control(message, E_INVALID_STATE, LinkError::kChannelNotReady);
     return;
   }
   channel->state = ChannelState::kClosed;
   channel->version = 0;
-  reply(message, S_OK, encode(ChannelRef{ref->channel_id}));
-  events.on_channel_closed(ref->channel_id);
+  reply(message, S_OK, encode(ChannelRef{id}));
+  events.on_channel_closed(id);
 }
 
 void ChannelTable::handle_negotiate(const Message& message, Events& events) {

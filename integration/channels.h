@@ -82,6 +82,9 @@ class ChannelTable {
   void handle_negotiate(const proto::Message& message, Events& events);
   // The slot of a channel kvpc offers, or nullptr.
   ChannelStatus* find(uint16_t channel);
+  // OPEN/CLOSE name a channel in their body: decodes it (refusing malformed bodies and
+  // unknown channels, so the caller just returns on nullptr) and sets `id`.
+  ChannelStatus* channel_named_by(const proto::Message& message, uint16_t& id);
   const ServiceOffer* offer(uint16_t channel) const;
   void reply(const proto::Message& request, HRESULT status, std::span<const uint8_t> body);
   void refuse_control(const proto::Message& message, HRESULT status, proto::LinkError error);
