@@ -21,6 +21,7 @@ std::span<const uint8_t> serial_echo();     // polled COM1 echo until 'q', exit 
 std::span<const uint8_t> multiboot_info();  // Multiboot v1 (a.out kludge), 32-bit; exit 0x20
 std::span<const uint8_t> flat_real();       // real-mode flat binary at 1000:0000; exit 0x21
 std::span<const uint8_t> bench_exits();     // CPL3 PIO/MMIO exit benchmark; exit 0x00
+std::span<const uint8_t> mb_hello();        // Multiboot start-up guest: COM1 line, n= port exits, exit 0x00
 
 // Not a guest: the integration protocol's byte-exact test vectors (integration/protocol/vectors.asm).
 std::span<const uint8_t> protocol_vectors();

@@ -1,32 +1,48 @@
 #!/usr/bin/env bash
-# Benchmarks, each printing kvpc next to its baseline measured in the same run.
-#   tools/bench.sh
+# The benchmark suite: every table of docs/performance.md, kvpc next to its baselines (a bare
+# run loop over the same accelerator, a bare KVM_RUN loop, QEMU) measured in the same run.
+# Columns that need /dev/kvm print "n/a (no KVM: reason)" where it is absent.
+#   tools/bench.sh            all sections (the 32-VM scale run takes a few minutes)
+#   tools/bench.sh SECTION... any of: exits startup memory integration scale profile
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup-debian.sh
+bash tools/setup-debian.sh --bench
 build=${KVPC_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kvpc kvpc_bench_exit_path
-echo "== kvpc's own work per exit vs a bare run loop (synthetic exits; ratios and differences are what count)"
-"$build/tests/kvpc_bench_exit_path" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-echo "== start-up: execve -> first guest instruction, and the whole run of a tiny guest (debug_exit.bin)"
-accel=emu; [ -r /dev/kvm ] && [ -w /dev/kvm ] && accel=kvm
-runtime=$(mktemp -d)
-times=()
-for i in $(seq 1 20); do
-  start=$(date +%s%N)
-  KVPC_EXEC_NS=$start KVPC_RUNTIME_DIR=$runtime "$build/tools/kvpc" run -q --accel $accel --serial none \
-    --kernel "$build/guest-firmware/debug_exit.bin" --name "bench$i" 2>>"$runtime/startup.log" || true
-  end=$(date +%s%N)
-  times+=($(( (end - start) / 1000 )))
+export KVPC_BUILD_DIR=$build
+[ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target kvpc kvpc_guest_firmware kvpc_bench_exit_path kvpc_bench_exit_loop >/dev/null
+. tests/bench/lib.sh
+sections=("$@"); [ ${#sections[@]} -eq 0 ] && sections=(exits startup memory integration scale profile)
+
+for section in "${sections[@]}"; do
+  case $section in
+    exits)
+      echo "## 1. Work per exit"
+      echo
+      echo "Real guest (bench_exits.bin, CPL3), real board, TSC around run():"
+      echo
+      "$build/tests/kvpc_bench_exit_loop" --accel emu --exits 100000 --repetitions 5
+      echo
+      if have_kvm; then
+        "$build/tests/kvpc_bench_exit_loop" --accel kvm --exits 100000 --repetitions 5
+      else
+        echo "accelerator kvm (bare KVM_RUN loop and kvpc on KVM): n/a ($(kvm_reason))"
+      fi
+      echo
+      tests/bench/qemu_exit_cost.sh
+      echo
+      echo "Synthetic exits (no accelerator at all: run() returns an exit at once), Google Benchmark:"
+      echo
+      "$build/tests/kvpc_bench_exit_path" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+        --benchmark_format=console 2>/dev/null | grep -E "median|Benchmark"
+      echo ;;
+    startup) echo "## 3. Start-up"; echo; tests/bench/startup.sh 20; echo ;;
+    memory) echo "## 4. Memory"; echo; tests/bench/memory.sh; echo ;;
+    integration) echo "## 2 and 5. Exits avoided by the ioeventfd doorbell; the integration path"; echo
+                 tests/bench/integration_path.sh 20 60; echo ;;
+    scale) echo "## 6. Scale"; echo; nice -n 10 tests/bench/scale.sh 1 8 32; echo ;;
+    profile) echo "## Profile: instructions per exit in handle_exit and below (callgrind)"; echo
+             tests/bench/profile.sh; echo ;;
+    *) echo "unknown section '$section' (exits startup memory integration scale profile)" >&2; exit 2 ;;
+  esac
 done
-grep -o '[0-9.]* ms from exec' "$runtime/startup.log" | awk '{print $1}' | sort -n |
-  awk -v accel=$accel '{a[NR]=$1} END {printf "accelerator %s: exec -> first guest instruction: median %.2f ms, min %.2f ms\n", accel, a[int((NR+1)/2)], a[1]}'
-grep -o '[0-9.]* ms of it after main' "$runtime/startup.log" | awk '{print $1}' | sort -n |
-  awk '{a[NR]=$1} END {printf "  of which after main(): median %.2f ms, min %.2f ms\n", a[int((NR+1)/2)], a[1]}'
-# The floor: what exec'ing any program costs on this machine.
-floor=()
-for i in $(seq 1 20); do s=$(date +%s%N); /bin/true; e=$(date +%s%N); floor+=($(( (e - s) / 1000 ))); done
-printf '%s\n' "${floor[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  baseline, fork+exec+exit of /bin/true from the same shell: median %.2f ms\n", a[int((NR+1)/2)]/1000}'
-rm -rf "$runtime"
-printf '%s\n' "${times[@]}" | sort -n | awk -v accel=$accel '{a[NR]=$1} END {printf "accelerator %s: median %.2f ms, min %.2f ms over %d runs\n", accel, a[int((NR+1)/2)]/1000, a[1]/1000, NR}'

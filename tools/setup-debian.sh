@@ -17,6 +17,13 @@ packages=(
   libpng-dev                                      # screenshots
   libseccomp-dev                                  # syscall filter for vCPU/device threads
 )
+# `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with.
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(
+    qemu-system-x86                               # QEMU columns: same guests, -accel kvm / tcg
+    valgrind                                      # callgrind instruction counts of the exit path
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,11 @@
 
 namespace kvpc {
 
+namespace {
+// Guest-physical memory below this stays in 4 KiB pages (see add_region).
+constexpr uint64_t kSmallPagesBelow = 2ULL << 20;
+}  // namespace
+
 GuestMemory::~GuestMemory() {
   for (auto& region : regions_) {
     if (region.host != nullptr) munmap(region.host, region.size);
@@ -66,8 +71,15 @@ Result<std::span<uint8_t>> GuestMemory::add_region(std::string name, uint64_t gp
   // Guest RAM is useless to a forked child (the control socket never forks, but a helper
   // process spawned later must not double the VMM's commit charge).
   madvise(host, size, MADV_DONTFORK);
-  // Transparent huge pages where the kernel offers them: fewer TLB misses for the guest.
-  madvise(host, size, MADV_HUGEPAGE);
+  // Transparent huge pages where the kernel offers them: fewer TLB misses for the guest. Not
+  // for guest-physical 0-2 MiB: every boot touches it sparsely (real-mode area, boot tables,
+  // the kernel at 1 MiB), and one huge page there turns ~100 KiB of touched memory into 2 MiB
+  // of RSS (docs/performance.md, "Memory"). No MADV_MERGEABLE: KSM would scan every VM's RAM
+  // for CPU time, and merged pages let one guest time another's memory contents.
+  if (gpa + size > kSmallPagesBelow) {
+    const uint64_t skip = gpa < kSmallPagesBelow ? kSmallPagesBelow - gpa : 0;
+    madvise(static_cast<uint8_t*>(host) + skip, size - skip, MADV_HUGEPAGE);
+  }
   MemoryRegion region{std::move(name), gpa, size, static_cast<uint8_t*>(host), read_only,
                       static_cast<uint32_t>(regions_.size())};
   regions_.push_back(std::move(region));

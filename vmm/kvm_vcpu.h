@@ -34,6 +34,8 @@ class KvmVcpu final : public VcpuBackend {
   std::string dump_registers() override;
   void kick() override;
   size_t run_size() const override { return static_cast<size_t>(mmap_size_); }
+  // The vCPU fd (the bare KVM_RUN baseline in tests/bench calls the ioctl on it directly).
+  int fd() const { return fd_.get(); }
 
  private:
   KvmVcpu(UniqueFd fd, uint32_t index, kvm_run* run, int mmap_size);

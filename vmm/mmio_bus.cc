@@ -32,8 +32,7 @@ Status MmioBus::add(IoDevice* device, uint64_t base, uint64_t length) {
   return ok_status();
 }
 
-const MmioBus::Range* MmioBus::find(uint64_t gpa, Cache& cache) const {
-  if (cache.last != nullptr && gpa - cache.last->base < cache.last->length) return cache.last;
+const MmioBus::Range* MmioBus::find_uncached(uint64_t gpa, Cache& cache) const {
   // First range whose base is > gpa, then step back one.
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), gpa,
                              [](uint64_t g, const Range& r) { return g < r.base; });
