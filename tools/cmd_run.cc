@@ -82,12 +82,14 @@ void add_run_command(CLI::App& app, CommandAction& action) {
       "64-bit test OS with a serial console). The VM gets a control socket named after --name, so other kvpc verbs\n"
       "(list, stop, pause, resume, logoff, ...) can reach it.");
   run->add_option("--kernel", flags->kernel,
-                  "Guest kernel: a Multiboot v1 kernel (ELF32 or a.out kludge), a kvpc64 image, or a flat binary "
-                  "(loaded at 0x10000, started in real mode at 1000:0000)")
+                  "Guest kernel: a Multiboot v1 kernel (ELF32 or a.out kludge), a Linux bzImage (64-bit boot "
+                  "protocol) or vmlinux with a PVH note, a kvpc64 image, or a flat binary (loaded at 0x10000, "
+                  "started in real mode at 1000:0000)")
       ->check(CLI::ExistingFile);
   run->add_option("--kernel-format", flags->kernel_format,
-                  "Force the kernel's format instead of detecting it: auto, multiboot, kvpc64, flat, linux");
-  run->add_option("--initrd", flags->initrd, "Initial ramdisk; for Multiboot kernels it becomes module 0")
+                  "Force the kernel's format instead of detecting it: auto, multiboot, kvpc64, flat, linux (bzImage), "
+                  "pvh (vmlinux)");
+  run->add_option("--initrd", flags->initrd, "Initial ramdisk: module 0 for Multiboot and PVH kernels, the boot protocol's ramdisk for a bzImage")
       ->check(CLI::ExistingFile);
   run->add_option("--cmdline", flags->cmdline, "Kernel command line (the built-in guest reads options from it)");
   run->add_option("--bios", flags->bios,

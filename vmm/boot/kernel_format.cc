@@ -5,6 +5,7 @@
 #include "vmm/boot/byte_reader.h"
 #include "vmm/boot/elf32.h"
 #include "vmm/boot/kvpc64_header.h"
+#include "vmm/boot/linux_pvh_image.h"
 #include "vmm/boot/multiboot_header.h"
 
 namespace kvpc {
@@ -29,8 +30,9 @@ Result<KernelFormat> parse_kernel_format(std::string_view text) {
   if (text == "kvpc64") return KernelFormat::kKvpc64;
   if (text == "flat") return KernelFormat::kFlat;
   if (text == "linux") return KernelFormat::kLinuxBzImage;
+  if (text == "pvh") return KernelFormat::kLinuxPvh;
   return make_error(
-      fmt::format("unknown kernel format '{}' (expected auto, multiboot, kvpc64, flat or linux)", text));
+      fmt::format("unknown kernel format '{}' (expected auto, multiboot, kvpc64, flat, linux or pvh)", text));
 }
 
 std::string_view kernel_format_name(KernelFormat format) {
@@ -40,6 +42,7 @@ std::string_view kernel_format_name(KernelFormat format) {
     case KernelFormat::kKvpc64: return "kvpc64";
     case KernelFormat::kFlat: return "flat";
     case KernelFormat::kLinuxBzImage: return "linux";
+    case KernelFormat::kLinuxPvh: return "pvh";
   }
   return "unknown";
 }
@@ -49,6 +52,11 @@ Result<KernelFormat> detect_kernel_format(std::span<const uint8_t> image) {
   if (has_kvpc64_magic(image)) return KernelFormat::kKvpc64;
   if (has_multiboot_header(image)) return KernelFormat::kMultiboot;
   if (is_linux_bzimage(image)) return KernelFormat::kLinuxBzImage;
+  if (is_elf64(image)) {
+    auto pvh = parse_linux_pvh_image(image);
+    if (pvh) return KernelFormat::kLinuxPvh;
+    if (!find_multiboot_magic(image)) return make_error(fmt::format("64-bit ELF kernel: {}", pvh.error().message));
+  }
   if (is_elf(image)) {
     // A header whose checksum is wrong is almost certainly a Multiboot kernel built
     // wrong; saying so beats the generic message.
@@ -57,8 +65,8 @@ Result<KernelFormat> detect_kernel_format(std::span<const uint8_t> image) {
       return make_error(fmt::format("ELF kernel with a broken Multiboot header: {}", header.error().message));
     }
     return make_error(
-        "ELF kernel without a Multiboot header (kvpc boots ELF kernels through Multiboot; Linux vmlinux support "
-        "comes with the Linux boot protocol)");
+        "ELF kernel without a Multiboot header (kvpc boots 32-bit ELF kernels through Multiboot and 64-bit Linux "
+        "vmlinux files through their PVH entry note)");
   }
   return KernelFormat::kFlat;
 }

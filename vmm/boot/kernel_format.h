@@ -10,9 +10,10 @@
 
 namespace kvpc {
 
-enum class KernelFormat { kAuto, kMultiboot, kKvpc64, kFlat, kLinuxBzImage };
+enum class KernelFormat { kAuto, kMultiboot, kKvpc64, kFlat, kLinuxBzImage, kLinuxPvh };
 
-// "auto", "multiboot", "kvpc64", "flat" or "linux" (the --kernel-format spellings).
+// "auto", "multiboot", "kvpc64", "flat", "linux" (bzImage) or "pvh" (vmlinux) (the
+// --kernel-format spellings).
 Result<KernelFormat> parse_kernel_format(std::string_view text);
 
 // The --kernel-format spelling of a format.
@@ -23,8 +24,9 @@ std::string_view kernel_format_name(KernelFormat format);
 //   2. Multiboot v1 magic with a valid checksum, 4-byte aligned,
 //      in the first 8192 bytes                                    -> kMultiboot
 //   3. 0xAA55 at 0x1FE and "HdrS" at 0x202 (Linux boot protocol)  -> kLinuxBzImage
-//   4. ELF magic                                                  -> error (see below)
-//   5. anything else, non-empty                                   -> kFlat (kvmtool's rule)
+//   4. ELF64 x86-64 with a PVH entry note (Linux vmlinux)         -> kLinuxPvh
+//   5. other ELF                                                  -> error (see below)
+//   6. anything else, non-empty                                   -> kFlat (kvmtool's rule)
 // An empty image is an error. Never returns kAuto.
 Result<KernelFormat> detect_kernel_format(std::span<const uint8_t> image);
 

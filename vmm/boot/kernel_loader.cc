@@ -4,6 +4,7 @@
 
 #include "vmm/boot/flat_loader.h"
 #include "vmm/boot/kvpc64_loader.h"
+#include "vmm/boot/linux_loader.h"
 #include "vmm/boot/multiboot_loader.h"
 
 namespace kvpc {
@@ -26,7 +27,13 @@ Result<CpuEntryState> load_as(KernelFormat format, const KernelLoadRequest& requ
       }
       return load_flat(request.image, memory);
     case KernelFormat::kLinuxBzImage:
-      return make_error("Linux bzImage boot is not supported yet");
+    case KernelFormat::kLinuxPvh: {
+      LinuxBootRequest linux_request{request.image, request.cmdline, request.initrd, {}};
+      linux_request.mp.cpus = request.cpus;
+      linux_request.mp.pci_interrupts = request.pci_interrupts;
+      return format == KernelFormat::kLinuxPvh ? load_linux_pvh(linux_request, memory)
+                                               : load_linux_bzimage(linux_request, memory);
+    }
     case KernelFormat::kAuto:
       break;
   }

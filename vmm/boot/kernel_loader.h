@@ -6,9 +6,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "vmm/boot/image_file.h"
 #include "vmm/boot/kernel_format.h"
+#include "vmm/boot/mp_table.h"
 #include "vmm/cpu_entry_state.h"
 #include "vmm/guest_memory.h"
 #include "vmm/result.h"
@@ -25,6 +27,8 @@ struct KernelLoadRequest {
   std::optional<std::span<const uint8_t>> initrd;
   std::string initrd_path;
   uint32_t cpus = 1;
+  // Linux: how each PCI function's INTx reaches the I/O APIC, for the MP table.
+  std::vector<MpPciInterrupt> pci_interrupts;
 };
 
 Result<CpuEntryState> load_kernel(const KernelLoadRequest& request, GuestMemory& memory);

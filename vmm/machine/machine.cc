@@ -118,6 +118,10 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
   KernelLoadRequest request;
   request.cmdline = config_.cmdline;
   request.cpus = config_.cpus;
+  // Linux kernels without ACPI learn from the MP table which I/O APIC pin each PCI
+  // function's INTx reaches; these are the board's PCI functions with an interrupt.
+  request.pci_interrupts = {{static_cast<uint8_t>(BoardPorts::kIntegrationSlot), 0,
+                             static_cast<uint8_t>(BoardPorts::kIntegrationIrq)}};
   if (config_.kernel_path) {
     auto image = read_image_file(*config_.kernel_path, kMaxKernelBytes);
     if (!image) return make_error(fmt::format("--kernel: {}", image.error().message));

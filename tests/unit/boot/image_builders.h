@@ -235,4 +235,104 @@ inline Bytes build_bzimage_stub() {
   return b;
 }
 
+// A bzImage as the Linux boot protocol 2.15 lays it out (the values of a Debian 6.1 kernel,
+// scaled down): boot sector + `setup_sects` sectors of setup code, then the protected-mode
+// kernel (`kernel_bytes` of pattern). init_size leaves room for the "decompressor".
+struct BzImageSpec {
+  uint8_t setup_sects = 4;
+  uint64_t kernel_bytes = 0x3000;
+  uint16_t version = 0x020F;
+  uint8_t loadflags = 0x01;
+  uint16_t xloadflags = 0x7F;
+  uint32_t kernel_alignment = 0x200000;
+  uint8_t relocatable = 1;
+  uint8_t min_alignment = 21;
+  uint32_t initrd_addr_max = 0x7FFFFFFF;
+  uint32_t cmdline_size = 0x7FF;
+  uint64_t pref_address = 0x1000000;
+  uint32_t init_size = 0x400000;
+};
+inline Bytes build_bzimage(const BzImageSpec& spec = {}) {
+  uint64_t kernel_offset = (uint64_t{spec.setup_sects} + 1) * 512;
+  Bytes b = pattern(kernel_offset + spec.kernel_bytes, 0x5A);
+  put8(b, 0x1F1, spec.setup_sects);
+  put32(b, 0x1F4, static_cast<uint32_t>(spec.kernel_bytes / 16));
+  put16(b, 0x1FE, 0xAA55);
+  put8(b, 0x200, 0xEB);  // jmp short over the header: its displacement gives the header's end
+  put8(b, 0x201, 0x6A);
+  put_text(b, 0x202, "HdrS");
+  put16(b, 0x206, spec.version);
+  put8(b, 0x210, 0);
+  put8(b, 0x211, spec.loadflags);
+  put32(b, 0x214, 0x100000);
+  put32(b, 0x218, 0);
+  put32(b, 0x21C, 0);
+  put32(b, 0x228, 0);
+  put32(b, 0x22C, spec.initrd_addr_max);
+  put32(b, 0x230, spec.kernel_alignment);
+  put8(b, 0x234, spec.relocatable);
+  put8(b, 0x235, spec.min_alignment);
+  put16(b, 0x236, spec.xloadflags);
+  put32(b, 0x238, spec.cmdline_size);
+  put64(b, 0x258, spec.pref_address);
+  put32(b, 0x260, spec.init_size);
+  return b;
+}
+
+// An ELF64 x86-64 executable shaped like a vmlinux: PT_LOAD segments at physical addresses
+// and a PT_NOTE holding Xen's PHYS32_ENTRY note (omitted when `entry_note_bytes` is 0).
+struct PvhSegmentSpec {
+  uint64_t paddr;
+  Bytes bytes;
+  uint64_t memsz;
+};
+inline Bytes build_pvh_elf(const std::vector<PvhSegmentSpec>& segments, uint64_t entry, int entry_note_bytes = 8) {
+  const uint64_t phoff = 64, phentsize = 56;
+  const uint64_t phnum = segments.size() + (entry_note_bytes ? 1 : 0);
+  uint64_t data = phoff + phnum * phentsize;
+  Bytes b(data, 0);
+  put_text(b, 0, "\x7f" "ELF");
+  put8(b, 4, 2);  // ELFCLASS64
+  put8(b, 5, 1);  // little-endian
+  put8(b, 6, 1);
+  put16(b, 16, 2);   // ET_EXEC
+  put16(b, 18, 62);  // EM_X86_64
+  put32(b, 20, 1);
+  put64(b, 24, 0xFFFFFFFF81000000ULL);  // e_entry: the virtual one, which PVH ignores
+  put64(b, 32, phoff);
+  put16(b, 52, 64);
+  put16(b, 54, static_cast<uint16_t>(phentsize));
+  put16(b, 56, static_cast<uint16_t>(phnum));
+  uint64_t ph = phoff;
+  for (const auto& s : segments) {
+    put32(b, ph, 1);  // PT_LOAD
+    put64(b, ph + 8, data);
+    put64(b, ph + 16, 0xFFFFFFFF80000000ULL + s.paddr);
+    put64(b, ph + 24, s.paddr);
+    put64(b, ph + 32, s.bytes.size());
+    put64(b, ph + 40, s.memsz);
+    b.insert(b.end(), s.bytes.begin(), s.bytes.end());
+    data += s.bytes.size();
+    ph += phentsize;
+  }
+  if (entry_note_bytes) {
+    Bytes note;
+    put32(note, 0, 4);
+    put32(note, 4, static_cast<uint32_t>(entry_note_bytes));
+    put32(note, 8, 18);  // XEN_ELFNOTE_PHYS32_ENTRY
+    put_text(note, 12, std::string_view("Xen\0", 4));
+    if (entry_note_bytes == 8) {
+      put64(note, 16, entry);
+    } else {
+      for (int i = 0; i < entry_note_bytes; ++i) put8(note, 16 + i, static_cast<uint8_t>(entry >> (8 * i)));
+    }
+    while (note.size() % 4) note.push_back(0);
+    put32(b, ph, 4);  // PT_NOTE
+    put64(b, ph + 8, data);
+    put64(b, ph + 32, note.size());
+    b.insert(b.end(), note.begin(), note.end());
+  }
+  return b;
+}
+
 }  // namespace kvpc::test

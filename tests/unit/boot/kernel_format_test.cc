@@ -21,19 +21,20 @@ TEST(ParseKernelFormat, AcceptsEverySpelling) {
   EXPECT_EQ(parse_kernel_format("kvpc64").value(), KernelFormat::kKvpc64);
   EXPECT_EQ(parse_kernel_format("flat").value(), KernelFormat::kFlat);
   EXPECT_EQ(parse_kernel_format("linux").value(), KernelFormat::kLinuxBzImage);
+  EXPECT_EQ(parse_kernel_format("pvh").value(), KernelFormat::kLinuxPvh);
 }
 
 TEST(ParseKernelFormat, RejectsUnknownNamesAndListsTheChoices) {
   for (std::string_view bad : {"", "elf", "Multiboot", "auto ", "bzimage"}) {
     auto r = parse_kernel_format(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_THAT(r.error().message, HasSubstr("auto, multiboot, kvpc64, flat or linux"));
+    EXPECT_THAT(r.error().message, HasSubstr("auto, multiboot, kvpc64, flat, linux or pvh"));
   }
 }
 
 TEST(ParseKernelFormat, NamesRoundTrip) {
   for (auto f : {KernelFormat::kAuto, KernelFormat::kMultiboot, KernelFormat::kKvpc64, KernelFormat::kFlat,
-                 KernelFormat::kLinuxBzImage}) {
+                 KernelFormat::kLinuxBzImage, KernelFormat::kLinuxPvh}) {
     EXPECT_EQ(parse_kernel_format(kernel_format_name(f)).value(), f);
   }
 }
@@ -120,8 +121,21 @@ TEST(DetectKernelFormat, ElfWithoutMultibootHeaderIsAnError) {
   auto r = detect_kernel_format(image);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message,
-            "ELF kernel without a Multiboot header (kvpc boots ELF kernels through Multiboot; Linux vmlinux support "
-            "comes with the Linux boot protocol)");
+            "ELF kernel without a Multiboot header (kvpc boots 32-bit ELF kernels through Multiboot and 64-bit Linux "
+            "vmlinux files through their PVH entry note)");
+}
+
+TEST(DetectKernelFormat, Elf64WithPvhNoteIsLinuxPvh) {
+  Bytes image = test::build_pvh_elf({{0x1000000, test::pattern(0x100, 1), 0x100}}, 0x1000000);
+  EXPECT_EQ(detect_kernel_format(image).value(), KernelFormat::kLinuxPvh);
+}
+
+TEST(DetectKernelFormat, Elf64WithoutPvhNoteSaysHowToFixIt) {
+  Bytes image = test::build_pvh_elf({{0x1000000, test::pattern(0x100, 1), 0x100}}, 0x1000000, 0);
+  auto r = detect_kernel_format(image);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("64-bit ELF kernel: "));
+  EXPECT_THAT(r.error().message, HasSubstr("CONFIG_PVH=y"));
 }
 
 TEST(DetectKernelFormat, ElfWithBadMultibootChecksumSaysSo) {

@@ -31,7 +31,7 @@ class KernelLoaderTest : public ::testing::Test {
 
   GuestMemory memory_;
   KernelLoadRequest request_{.image = {}, .path = "/images/k.bin", .format = KernelFormat::kAuto, .cmdline = "",
-                             .initrd = std::nullopt, .initrd_path = "", .cpus = 1};
+                             .initrd = std::nullopt, .initrd_path = "", .cpus = 1, .pci_interrupts = {}};
 };
 
 Bytes multiboot_kernel() {
@@ -71,9 +71,12 @@ TEST_F(KernelLoaderTest, AutoDetectsFlat) {
   EXPECT_EQ(r->cs_selector, 0x1000u);
 }
 
-TEST_F(KernelLoaderTest, BzImageIsNotSupportedYet) {
-  EXPECT_EQ(error_of(test::build_bzimage_stub()), "kernel '/images/k.bin': Linux bzImage boot is not supported yet (loading as linux)");
-  EXPECT_THAT(error_of(Bytes{1}, KernelFormat::kLinuxBzImage), HasSubstr("Linux bzImage boot is not supported yet"));
+TEST_F(KernelLoaderTest, BzImageGoesToTheLinuxLoader) {
+  // The stub has the magic but protocol fields of zero: the Linux loader names the first bad one.
+  EXPECT_THAT(error_of(test::build_bzimage_stub()),
+              HasSubstr("bzImage setup header field loadflags (offset 0x211)"));
+  EXPECT_THAT(error_of(Bytes{1}, KernelFormat::kLinuxBzImage), HasSubstr("too short to hold a setup header"));
+  EXPECT_THAT(error_of(Bytes{1}, KernelFormat::kLinuxBzImage), HasSubstr("(loading as linux)"));
 }
 
 TEST_F(KernelLoaderTest, ErrorsNameThePath) {
