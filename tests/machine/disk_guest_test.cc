@@ -83,7 +83,7 @@ TEST_P(DiskGuestTest, GuestWritesReadsBackAndTheFileHoldsTheBytes) {
 
 INSTANTIATE_TEST_SUITE_P(Accelerators, DiskGuestTest,
                          ::testing::Combine(::testing::Values("kvm", "emu"), ::testing::Values("raw", "vhd")),
-                         [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
+                         [](const auto& param_info) { return std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param); });
 
 }  // namespace
 }  // namespace kvpc

@@ -1,7 +1,12 @@
 // Interoperability with Debian's qemu-img (qemu-utils): an image qemu-img converts to VHD
-// ("vpc") opens in kvpc with identical bytes, and images kvpc created and wrote pass
-// `qemu-img check` and convert back to the bytes kvpc wrote. Skipped, with the reason, where
-// qemu-img is not installed (tools/setup-debian.sh installs it).
+// ("vpc") opens in kvpc with identical bytes, and images kvpc created and wrote are accepted by
+// qemu-img and hold the bytes kvpc wrote. Skipped, with the reason, where qemu-img is not
+// installed (tools/setup-debian.sh installs it).
+//
+// `qemu-img check` has no checker for vpc (qemu-utils 7.2 exits 63, "This image format does not
+// support checks"), so acceptance is: `qemu-img check` exits 0 or 63 (never a corruption status
+// 2/3), `qemu-img info` parses the image with the expected virtual size, and `qemu-img compare`
+// (which reads every sector through qemu's vpc driver) finds it identical to the expected bytes.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +87,13 @@ class QemuImgInterop : public ::testing::Test {
     EXPECT_TRUE(std::all_of(out.begin() + static_cast<long>(expected.size()), out.end(), [](uint8_t v) { return v == 0; }));
   }
 
+  void expect_qemu_img_check_accepts(const std::string& file) const {
+    std::string output;
+    int status = run("qemu-img check -f vpc " + file, &output);
+    EXPECT_TRUE(status == 0 || (status == 63 && output.find("does not support checks") != std::string::npos))
+        << "qemu-img check exited " << status << ": " << output;
+  }
+
   fs::path dir_;
 };
 
@@ -127,13 +139,15 @@ TEST_F(QemuImgInterop, ImageKvpcWrotePassesQemuImgCheckAndConvertsToTheBytesWrit
       std::copy(b.begin(), b.end(), expected.begin() + (4 << 20) + 4096);
     }
     std::string output;
-    EXPECT_EQ(run("qemu-img check -f vpc " + file, &output), 0) << output;
+    expect_qemu_img_check_accepts(file);
     ASSERT_EQ(run("qemu-img info -f vpc " + file, &output), 0) << output;
     EXPECT_NE(output.find("(" + std::to_string(*size) + " bytes)"), std::string::npos)
         << "qemu-img sees a different virtual size: " << output;
     const std::string raw = file + ".raw";
     ASSERT_EQ(run("qemu-img convert -f vpc -O raw " + file + " " + raw, &output), 0) << output;
     EXPECT_EQ(read_file(raw), expected);
+    write_file(file + ".expected", expected);
+    EXPECT_EQ(run("qemu-img compare -f vpc -F raw " + file + " " + file + ".expected", &output), 0) << output;
   }
 }
 
@@ -149,7 +163,7 @@ TEST_F(QemuImgInterop, KvpcWritesIntoAQemuImgImageAndQemuImgReadsThem) {
     size = (*image)->size_bytes();
     ASSERT_TRUE((*image)->write(1 << 20, data).ok());
   }
-  EXPECT_EQ(run("qemu-img check -f vpc " + path("q.vhd"), &output), 0) << output;
+  expect_qemu_img_check_accepts(path("q.vhd"));
   ASSERT_EQ(run("qemu-img convert -f vpc -O raw " + path("q.vhd") + " " + path("q.raw"), &output), 0) << output;
   auto raw = read_file(path("q.raw"));
   ASSERT_EQ(raw.size(), size);

@@ -318,7 +318,7 @@ TEST_P(CorruptVhd, IsRefusedWithAnErrorNamingTheField) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, CorruptVhd, ::testing::ValuesIn(kCorruptCases),
-                         [](const ::testing::TestParamInfo<CorruptCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<CorruptCase>& param_info) { return param_info.param.name; });
 
 TEST(CorruptVhd, AnUndamagedImageOfEachKindOpens) {
   EXPECT_NE(testing::open_vhd(make_image(kSize, false)), nullptr);

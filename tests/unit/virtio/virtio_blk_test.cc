@@ -365,7 +365,7 @@ TEST_P(HostileChain, PutsTheDeviceInNeedsResetWithoutCompletingAnything) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, HostileChain, ::testing::ValuesIn(kHostileCases),
-                         [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<HostileCase>& param_info) { return param_info.param.name; });
 
 TEST_F(VirtioBlkTest, QueueOutsideGuestMemoryNeedsReset) {
   device_->config().set_command(pci::kCommandIo | pci::kCommandBusMaster);
