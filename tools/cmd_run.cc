@@ -72,6 +72,7 @@ Result<MachineConfig> to_config(const RunFlags& flags) {
   config.debugcon = flags.debugcon;
   if (flags.on_triple_fault == "reset") config.reset_on_triple_fault = true;
   else if (flags.on_triple_fault != "stop") return make_error("--on-triple-fault takes stop or reset");
+  if (auto status = apply_disk_flags(flags.disks, flags.boot, config); !status) return status.error();
   return config;
 }
 

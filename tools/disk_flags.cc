@@ -8,12 +8,18 @@ namespace kvpc {
 
 Result<DiskConfig> parse_disk_spec(const std::string& spec) {
   DiskConfig disk;
-  // PATH is everything before the first comma that starts a known option; paths with commas
-  // are rare but legal, so only ",format=" and ",readonly" end the path.
+  // PATH ends at the first comma that starts an option ("readonly" or "name=value"); other
+  // commas are part of the file name, which may legally contain them.
+  auto starts_option = [](std::string_view rest) {
+    std::string_view word = rest.substr(0, rest.find(','));
+    if (word == "readonly") return true;
+    size_t equals = word.find('=');
+    return equals != std::string_view::npos && equals > 0 &&
+           word.substr(0, equals).find_first_not_of("abcdefghijklmnopqrstuvwxyz_-") == std::string_view::npos;
+  };
   size_t end = spec.size();
   for (size_t at = spec.find(','); at != std::string::npos; at = spec.find(',', at + 1)) {
-    std::string_view rest(spec.c_str() + at + 1);
-    if (rest.starts_with("format=") || rest == "readonly" || rest.starts_with("readonly,")) {
+    if (starts_option(std::string_view(spec).substr(at + 1))) {
       end = at;
       break;
     }
