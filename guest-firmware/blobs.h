@@ -22,6 +22,7 @@ std::span<const uint8_t> multiboot_info();  // Multiboot v1 (a.out kludge), 32-b
 std::span<const uint8_t> flat_real();       // real-mode flat binary at 1000:0000; exit 0x21
 std::span<const uint8_t> bench_exits();     // CPL3 PIO/MMIO exit benchmark; exit 0x00
 std::span<const uint8_t> mb_hello();        // Multiboot start-up guest: COM1 line, n= port exits, exit 0x00
+std::span<const uint8_t> virtio_blk_rw();   // virtio-blk write, read back, flush; exit 0x44
 
 // Not a guest: the integration protocol's byte-exact test vectors (integration/protocol/vectors.asm).
 std::span<const uint8_t> protocol_vectors();

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "tools/commands.h"
+#include "tools/disk_flags.h"
 #include "tools/exit_status.h"
 #include "tools/vm_session.h"
 #include "vmm/boot/kernel_format.h"
@@ -28,6 +29,8 @@ struct RunFlags {
   bool headless = false;
   bool quiet = false;
   std::vector<std::string> allow_users, allow_groups;
+  std::vector<std::string> disks;  // --disk (tools/disk_flags.h)
+  std::string boot;                // --boot
 };
 
 // A user or group given by name or number.
@@ -69,6 +72,7 @@ Result<MachineConfig> to_config(const RunFlags& flags) {
   config.debugcon = flags.debugcon;
   if (flags.on_triple_fault == "reset") config.reset_on_triple_fault = true;
   else if (flags.on_triple_fault != "stop") return make_error("--on-triple-fault takes stop or reset");
+  if (auto status = apply_disk_flags(flags.disks, flags.boot, config); !status) return status.error();
   return config;
 }
 
@@ -111,6 +115,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_option("--allow-group", flags->allow_groups,
                   "Also let members of this group (name or gid) call the integration API; repeatable")
       ->take_all();
+  run->add_option("--disk", flags->disks, kDiskFlagHelp)->take_all();
+  run->add_option("--boot", flags->boot, kBootFlagHelp);
   run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
   run->callback([flags, &action] {

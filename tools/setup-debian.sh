@@ -16,6 +16,7 @@ packages=(
   libsdl2-dev                                     # --display sdl
   libpng-dev                                      # screenshots
   libseccomp-dev                                  # syscall filter for vCPU/device threads
+  qemu-utils                                      # tests: qemu-img checks VHD interoperability
 )
 # `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with.
 if [ "${1:-}" = "--bench" ]; then

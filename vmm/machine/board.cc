@@ -98,7 +98,20 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   for (const auto& placement : placements) {
     if (auto status = pio.add(placement.device, placement.port, placement.length); !status) return status.error();
   }
+  auto disks = BoardDisks::create(config.disks, backend, memory, *board->pci_, pio);
+  if (!disks) return disks.error();
+  board->disks_ = std::move(disks).value();
   return board;
+}
+
+Status Board::start_services(EventLoop& loop) {
+  if (auto status = services_->start(loop); !status) return status;
+  return disks_->start();
+}
+
+void Board::stop_services() {
+  services_->stop();
+  disks_->stop();
 }
 
 }  // namespace kvpc

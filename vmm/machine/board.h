@@ -18,6 +18,7 @@
 #include "devices/uart16550.h"
 #include "integration/host_services.h"
 #include "integration/integration_device.h"
+#include "vmm/machine/board_disks.h"
 #include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine/machine_config.h"
@@ -59,13 +60,15 @@ class Board {
 
   // Host services start taking guest messages on `loop` (call once, before the vCPUs run)
   // and stop when the machine stops: operations in flight then end with VM_E_VM_NOT_RUNNING.
-  Status start_services(EventLoop& loop) { return services_->start(loop); }
-  void stop_services() { services_->stop(); }
+  // The disks' worker threads start and stop with them.
+  Status start_services(EventLoop& loop);
+  void stop_services();
 
   Uart16550& com1() { return *com1_; }
   PostPort& post() { return *post_; }
   IntegrationDevice& integration() { return *integration_; }
   HostServices& services() { return *services_; }
+  BoardDisks& disks() { return *disks_; }
 
  private:
   Board() = default;
@@ -84,6 +87,7 @@ class Board {
   std::unique_ptr<GsiIrqLine> integration_irq_;
   std::unique_ptr<IntegrationDevice> integration_;
   std::unique_ptr<HostServices> services_;
+  std::unique_ptr<BoardDisks> disks_;  // --disk: virtio-blk functions (board_disks.h)
 };
 
 }  // namespace kvpc

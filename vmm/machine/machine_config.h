@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vmm/boot/kernel_format.h"
+#include "vmm/machine/disk_config.h"
 
 namespace kvpc {
 
@@ -31,6 +32,10 @@ struct MachineConfig {
   std::string debugcon = "none";
 
   bool reset_on_triple_fault = false;
+
+  // Disks (--disk), each a virtio-blk PCI function in order; boot source (--boot).
+  std::vector<DiskConfig> disks;
+  BootDevice boot = BootDevice::kKernel;
 };
 
 }  // namespace kvpc
