@@ -11,6 +11,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/emu/emu_vm.h"
 #include "vmm/kvm_system.h"
+#include "vmm/machine/board_disks.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/startup_clock.h"
 
@@ -122,6 +123,10 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
   // function's INTx reaches; these are the board's PCI functions with an interrupt.
   request.pci_interrupts = {{static_cast<uint8_t>(BoardPorts::kIntegrationSlot), 0,
                              static_cast<uint8_t>(BoardPorts::kIntegrationIrq)}};
+  for (size_t i = 0; i < config_.disks.size(); ++i) {
+    request.pci_interrupts.push_back({static_cast<uint8_t>(BoardDisks::kFirstSlot + i), 0,
+                                      static_cast<uint8_t>(BoardDisks::kIrq)});
+  }
   if (config_.kernel_path) {
     auto image = read_image_file(*config_.kernel_path, kMaxKernelBytes);
     if (!image) return make_error(fmt::format("--kernel: {}", image.error().message));
