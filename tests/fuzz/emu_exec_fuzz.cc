@@ -23,7 +23,7 @@ constexpr uint64_t kRamBytes = 2 << 20;
 constexpr uint64_t kIdt = 0xA000;
 constexpr uint64_t kCode = 0x10000;
 constexpr uint64_t kStack = 0x80000;
-constexpr size_t kMaxSteps = 20000;
+constexpr size_t kMaxSteps = 5000;  // per input: deep enough for loops and faults, fast enough to explore
 constexpr size_t kMaxCode = 16 * 1024;
 
 void set_gate(GuestMemory& memory, bool long_mode, unsigned vector, uint64_t handler, uint8_t attributes) {

@@ -27,7 +27,7 @@ class CheckedObserver final : public GuestOperationObserver {
   void on_progress(uint32_t done, uint32_t total, const std::string& name) override {
     KVPC_FUZZ_CHECK(!ended_);
     KVPC_FUZZ_CHECK(done <= total);
-    KVPC_FUZZ_CHECK(name.size() < proto::kSessionNameSize);
+    KVPC_FUZZ_CHECK(name.size() <= proto::kSessionNameSize);  // char[32], NUL padded
   }
   void on_complete(HRESULT) override {
     KVPC_FUZZ_CHECK(!ended_);
