@@ -8,11 +8,11 @@ using namespace kvpc;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr KernelFormat kFormats[] = {KernelFormat::kAuto, KernelFormat::kMultiboot, KernelFormat::kKvpc64,
-                                              KernelFormat::kFlat, KernelFormat::kLinuxBzImage};
+                                              KernelFormat::kFlat, KernelFormat::kLinuxBzImage, KernelFormat::kLinuxPvh};
   fuzz::FuzzInput in(data, size);
   uint8_t options = in.u8();
   KernelLoadRequest request;
-  request.format = kFormats[(options & 7) % 5];
+  request.format = kFormats[(options & 7) % 6];
   request.path = "fuzz.img";
   if (options & 0x08) request.cmdline = std::string(in.text(in.u8()));
   if (options & 0x10) {

@@ -213,6 +213,11 @@ def loaders():
     write("kernel_loader", "kvpc64-forced", bytes([0x22]) + kvpc64())
     write("kernel_loader", "flat-auto", bytes([0x20, 0xEB, 0xFE]))
     write("kernel_loader", "bzimage", bytes([0x20]) + bzimage())
+    write("linux_boot", "bzimage-stub", bytes([0, 9]) + b"console=1" + bzimage())
+    elf64 = bytearray(64)
+    put(elf64, 0, b"\x7fELF" + bytes([2, 1, 1]))
+    put(elf64, 16, u16(2) + u16(0x3E) + u32(1))
+    write("linux_boot", "elf64-header", bytes([1, 0]) + bytes(elf64))
 
 
 # --- the interpreter ----------------------------------------------------------------------
