@@ -4,7 +4,7 @@
 # same guests then run under kvpc's interpreter (--accel emu). CI runs exactly this.
 #   tools/test.sh [extra ctest arguments]
 #
-# Stages, in order (docs/reliability.md has their running times):
+# Stages, in order (docs/reliability.md describes them):
 #   suite     the RelWithDebInfo build (build/) and every CTest test
 #   sanitize  the same suite built with AddressSanitizer + UBSan (build-asan/)
 #   fuzz      tools/fuzz.sh: every fuzz target built with clang/libFuzzer (build-fuzz/) and
