@@ -42,7 +42,8 @@ void store_index(std::span<uint8_t> header, uint32_t offset, uint32_t value) {
 }
 
 void copy_from_ring(std::span<const uint8_t> data, uint32_t index, std::span<uint8_t> out) {
-  if (data.empty() || out.size() > data.size()) return;
+  // An empty span may have a null data(): memcpy must not see it, even for 0 bytes.
+  if (data.empty() || out.empty() || out.size() > data.size()) return;
   size_t start = index % data.size();
   size_t first = std::min(out.size(), data.size() - start);
   std::memcpy(out.data(), data.data() + start, first);
@@ -50,7 +51,7 @@ void copy_from_ring(std::span<const uint8_t> data, uint32_t index, std::span<uin
 }
 
 void copy_to_ring(std::span<uint8_t> data, uint32_t index, std::span<const uint8_t> in) {
-  if (data.empty() || in.size() > data.size()) return;
+  if (data.empty() || in.empty() || in.size() > data.size()) return;
   size_t start = index % data.size();
   size_t first = std::min(in.size(), data.size() - start);
   std::memcpy(data.data() + start, in.data(), first);

@@ -17,6 +17,7 @@ packages=(
   libpng-dev                                      # screenshots
   libseccomp-dev                                  # syscall filter for vCPU/device threads
   qemu-utils                                      # tests: qemu-img checks VHD interoperability
+  clang libclang-rt-14-dev                        # fuzz targets: libFuzzer + sanitizers (tools/fuzz.sh)
 )
 # `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with.
 if [ "${1:-}" = "--bench" ]; then

@@ -178,7 +178,11 @@ class FakeGuest {
       read_ring(rx_read_, head);
       auto header = proto::decode_packet_header(head);
       uint32_t padded = proto::padded_packet_size(header->length);
-      if (header->length > proto::kMaxPayload || padded > write - rx_read_) break;  // host bug: stop
+      // A host bug, or (in the fuzz targets) RX bytes the "guest" scribbled over itself: stop.
+      if (header->length < proto::kMessageHeaderSize || header->length > proto::kMaxPayload ||
+          padded > write - rx_read_) {
+        break;
+      }
       std::vector<uint8_t> packet(padded);
       read_ring(rx_read_, packet);
       packets.push_back(std::move(packet));
