@@ -11,6 +11,10 @@ PciIdentity i440fx_identity() {
   id.device_id = 0x1237;
   id.revision = 0x02;
   id.class_code = 0x060000;  // bridge / host bridge
+  // QEMU's subsystem IDs (Red Hat 1af4:1100, "QEMU virtual machine"): SeaBIOS checks them to
+  // decide it runs on QEMU's PC and then uses fw_cfg, QEMU's PCI layout and PIIX3 routing.
+  id.subsystem_vendor_id = 0x1AF4;
+  id.subsystem_id = 0x1100;
   return id;
 }
 }  // namespace

@@ -7,7 +7,8 @@
 // bus other than 0, a function other than 0, or an empty slot, reads return all ones and
 // writes are dropped, which is how firmware recognises "nothing here".
 //
-// The bridge itself is 00:00.0 with Intel 440FX IDs (8086:1237, class 0x060000) so firmware
+// The bridge itself is 00:00.0 with Intel 440FX IDs (8086:1237, class 0x060000, subsystem
+// 1af4:1100 as under QEMU) so firmware
 // that looks for a known host bridge finds one, with the PAM (0x59-0x5F) and SMRAM (0x72)
 // registers SeaBIOS programs; they are stored and read back (see docs/firmware.md: the BIOS
 // area is always RAM in kvpc). Devices sit at 00:NN.0, NN = 1..31.
