@@ -26,6 +26,19 @@ PciConfigSpace::PciConfigSpace(const PciIdentity& identity) {
   write_mask_[kInterruptLine] = 0xFF;
 }
 
+void PciConfigSpace::define_register(uint32_t offset, uint8_t initial, uint8_t writable) {
+  if (offset >= kConfigSize) return;
+  std::lock_guard lock(mutex_);
+  bytes_[offset] = initial;
+  write_mask_[offset] = writable;
+}
+
+uint8_t PciConfigSpace::register_byte(uint32_t offset) const {
+  if (offset >= kConfigSize) return 0xFF;
+  std::lock_guard lock(mutex_);
+  return bytes_[offset];
+}
+
 bool PciConfigSpace::define_bar(int index, PciBarKind kind, uint32_t size) {
   if (index < 0 || index >= kBarCount) return false;
   uint32_t offset = kBar0 + 4 * static_cast<uint32_t>(index);

@@ -73,6 +73,11 @@ class PciConfigSpace {
   void set_command(uint16_t command);  // host-side (direct boot enables I/O decoding itself)
   // Status bit 3 (interrupt status) mirrors the device's INTx level.
   void set_interrupt_status(bool asserted);
+  // Set-up only: a device-specific register byte (offset >= 0x40, or the header type) with
+  // its reset value and the bits the guest may change (chipset registers such as PAM).
+  void define_register(uint32_t offset, uint8_t initial, uint8_t writable);
+  // A device-specific byte as the guest last left it.
+  uint8_t register_byte(uint32_t offset) const;
   uint8_t interrupt_line() const;
   void set_interrupt_line(uint8_t line);  // host-side: the GSI the board routes INTA# to
 

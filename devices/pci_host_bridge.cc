@@ -11,6 +11,10 @@ PciIdentity i440fx_identity() {
   id.device_id = 0x1237;
   id.revision = 0x02;
   id.class_code = 0x060000;  // bridge / host bridge
+  // QEMU's subsystem IDs (Red Hat 1af4:1100, "QEMU virtual machine"): SeaBIOS checks them to
+  // decide it runs on QEMU's PC and then uses fw_cfg, QEMU's PCI layout and PIIX3 routing.
+  id.subsystem_vendor_id = 0x1AF4;
+  id.subsystem_id = 0x1100;
   return id;
 }
 }  // namespace
@@ -19,6 +23,15 @@ PciHostBridge::PciHostBridge() : config_(i440fx_identity()) {
   slots_[0] = this;
   // A host bridge decodes memory and I/O from power-on.
   config_.set_command(pci::kCommandIo | pci::kCommandMemory);
+  // i440FX PAM0-PAM6 (0x59-0x5F): read/write enables for the BIOS areas 0xC0000-0xFFFFF.
+  // PAM0 has only the 0xF0000 nibble (bits 4-5). kvpc keeps those areas as RAM whatever
+  // the PAM bits say (the firmware image is already copied there), so the registers are
+  // storage that firmware's make_bios_writable/readonly can program and read back.
+  config_.define_register(kPam0, 0x00, 0x30);
+  for (uint32_t r = kPam0 + 1; r <= kPam0 + 6; ++r) config_.define_register(r, 0x00, 0x33);
+  // SMRAM control (0x72): C_BASE_SEG reads 010 (0xA0000); D_OPEN, D_CLS, D_LCK, G_SMRAME
+  // are stored. kvpc has no SMM, so they change nothing else.
+  config_.define_register(kSmram, 0x02, 0x78);
 }
 
 bool PciHostBridge::attach(int slot, PciDevice& device) {

@@ -7,8 +7,11 @@
 // bus other than 0, a function other than 0, or an empty slot, reads return all ones and
 // writes are dropped, which is how firmware recognises "nothing here".
 //
-// The bridge itself is 00:00.0 with Intel 440FX IDs (8086:1237, class 0x060000) so firmware
-// that looks for a known host bridge finds one. Devices sit at 00:NN.0, NN = 1..31.
+// The bridge itself is 00:00.0 with Intel 440FX IDs (8086:1237, class 0x060000, subsystem
+// 1af4:1100 as under QEMU) so firmware
+// that looks for a known host bridge finds one, with the PAM (0x59-0x5F) and SMRAM (0x72)
+// registers SeaBIOS programs; they are stored and read back (see docs/firmware.md: the BIOS
+// area is always RAM in kvpc). Devices sit at 00:NN.0, NN = 1..31.
 //
 // Concurrency contract: attach() is set-up only. read()/write() may run on several vCPU
 // threads; CONFIG_ADDRESS is one machine-wide register (as in hardware), so an address write
@@ -32,6 +35,8 @@ class PciHostBridge final : public IoDevice, public PciDevice {
   static constexpr uint32_t kPortCount = 8;
   static constexpr int kSlots = 32;
   static constexpr uint32_t kEnableBit = 0x80000000u;
+  static constexpr uint32_t kPam0 = 0x59;   // i440FX PAM0..PAM6 at 0x59..0x5F
+  static constexpr uint32_t kSmram = 0x72;  // i440FX SMRAM control
 
   PciHostBridge();
 

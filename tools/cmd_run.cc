@@ -103,10 +103,10 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_option("--cpus", flags->cpus, "Number of vCPUs (default 1)");
   run->add_option("--name", flags->name, "VM name for list/stop/logoff: letters, digits, . _ - (default kvpc)");
   run->add_option("--serial", flags->serial, "COM1 output: stdio, file:PATH or none (default stdio)");
-  run->add_option("--debugcon", flags->debugcon, "Port 0xE9 debug console: stdio, file:PATH or none (default none)");
+  run->add_option("--debugcon", flags->debugcon, "Debug console on ports 0xE9 and 0x402 (where SeaBIOS logs): stdio, file:PATH or none (default none)");
   run->add_option("--on-triple-fault", flags->on_triple_fault, "What a guest triple fault does: stop or reset (default stop)");
   run->add_option("--accel", flags->accel,
-                  "Accelerator: kvm (default), emu (kvpc's x86-64 interpreter: slow, 64-bit and Multiboot guests, "
+                  "Accelerator: kvm (default), emu (kvpc's x86 interpreter: slow; 64-bit, Multiboot, real-mode and --bios guests such as SeaBIOS, "
                   "no /dev/kvm needed) or auto (kvm when /dev/kvm opens, else emu)");
   run->add_option("--allow-user", flags->allow_users,
                   "Also let this user (name or uid) call the VM's integration API (logoff, shutdown, guest, events); "

@@ -18,8 +18,9 @@ packages=(
   libseccomp-dev                                  # syscall filter for vCPU/device threads
   qemu-utils                                      # tests: qemu-img checks VHD interoperability
   clang libclang-rt-14-dev                        # fuzz targets: libFuzzer + sanitizers (tools/fuzz.sh)
+  seabios                                         # --bios firmware (/usr/share/seabios/bios.bin) and its e2e test
 )
-# `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with.
+# `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with (also the SeaBIOS timing of docs/firmware.md).
 if [ "${1:-}" = "--bench" ]; then
   packages+=(
     qemu-system-x86                               # QEMU columns: same guests, -accel kvm / tcg

@@ -170,28 +170,5 @@ TEST_P(GuestExitsTest, MultibootGuestSeesItsCommandLineAndMemory) {
 INSTANTIATE_TEST_SUITE_P(Accelerators, GuestExitsTest, ::testing::Values("kvm", "emu"),
                          testing::accelerator_test_name);
 
-// Real mode runs only under KVM (see BuiltinGuestTest for the flat guest under KVM): the
-// interpreter refuses it up front with a clear message.
-TEST(FlatRealModeGuest, InterpreterRefusesRealModeWithAClearMessage) {
-  auto memory = GuestMemory::create_pc(64ULL << 20);
-  ASSERT_TRUE(memory.ok());
-  KernelLoadRequest request;
-  request.image = firmware::flat_real();
-  request.path = "flat_real";
-  auto entry = load_kernel(request, *memory);
-  ASSERT_TRUE(entry.ok()) << entry.error().message;
-  EXPECT_EQ(entry->mode, CpuEntryState::Mode::kReal16);
-  MachineConfig config;
-  config.accelerator = Accelerator::kEmu;
-  auto backend = create_accelerator(config);
-  ASSERT_TRUE(backend.ok());
-  ASSERT_TRUE(backend.value()->map_memory(*memory).ok());
-  auto vcpu = backend.value()->create_vcpu(0);
-  ASSERT_TRUE(vcpu.ok());
-  auto status = vcpu.value()->set_entry_state(*entry);
-  ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.error().message.find("real-mode"), std::string::npos) << status.error().message;
-}
-
 }  // namespace
 }  // namespace kvpc

@@ -156,5 +156,22 @@ TEST(FlatBinaryOnKvm, PrintsAndExits) {
   EXPECT_EQ(debugcon.text(), "flat\n");
 }
 
+// The same real-mode flat binary under the interpreter (real mode and 16-bit code, docs/emulator.md).
+TEST(FlatBinaryOnEmu, PrintsAndExits) {
+  EventLoop loop;
+  ASSERT_TRUE(loop.init().ok());
+  CaptureCharBackend serial, debugcon;
+  MachineConfig config;
+  config.ram_bytes = 64ULL << 20;
+  config.accelerator = Accelerator::kEmu;
+  config.kernel_path = std::string(KVPC_BINARY_DIR) + "/guest-firmware/flat_real.bin";
+  auto machine = Machine::create(config, loop, MachineHooks{&serial, &debugcon});
+  ASSERT_TRUE(machine.ok()) << machine.error().message;
+  machine.value()->start();
+  MachineOutcome outcome = machine.value()->wait();
+  EXPECT_EQ(outcome.exit_status, (0x21 << 1) | 1) << outcome.message;
+  EXPECT_EQ(debugcon.text(), "flat\n");
+}
+
 }  // namespace
 }  // namespace kvpc

@@ -12,9 +12,6 @@ Cpu::Cpu(Machine& machine, kvm_run* run, uint32_t index) : machine_(machine), ru
 
 Status Cpu::set_entry_state(const CpuEntryState& s) {
   using Mode = CpuEntryState::Mode;
-  if (s.mode == Mode::kReal16) {
-    return make_error("the emu accelerator does not run real-mode code; use --accel kvm");
-  }
   r_ = CpuRegs{};
   r_.gpr[kRax] = s.rax;
   r_.gpr[kRbx] = s.rbx;
@@ -30,7 +27,26 @@ Status Cpu::set_entry_state(const CpuEntryState& s) {
   r_.idtr = {s.idt_base, s.idt_limit};
   Segment data;  // flat, 4 GiB, DPL0
   data.type = 3;
-  if (s.mode == Mode::kLong64) {
+  if (s.mode == Mode::kReal16) {
+    // Real mode as after RESET (or a loader's CS:IP): 64 KiB segments, 16-bit code, the IVT
+    // at 0 (IDTR limit 0x3FF), CR0 = ET only.
+    r_.cr0 = 0x10;
+    r_.idtr = {0, 0x3FF};
+    r_.gdtr = {0, 0xFFFF};
+    Segment code;
+    code.selector = s.cs_selector;
+    code.base = s.cs_base;
+    code.limit = 0xFFFF;
+    code.type = 0xB;
+    code.big = false;
+    r_.seg[kCs] = code;
+    data.selector = s.data_selector;
+    data.base = static_cast<uint64_t>(s.data_selector) << 4;
+    data.limit = 0xFFFF;
+    data.big = false;
+    r_.tr.limit = 0xFFFF;
+    r_.tr.type = 0xB;
+  } else if (s.mode == Mode::kLong64) {
     r_.cr0 = 0x80050033;
     r_.cr3 = s.cr3;
     r_.cr4 = 0x6a0;
@@ -195,6 +211,7 @@ uint64_t Cpu::effective_address(const Insn& in) const {
   if (in.base >= 0) a += r_.gpr[in.base];
   if (in.index >= 0) a += r_.gpr[in.index] << in.scale;
   if (in.asz == 4) a &= 0xFFFFFFFF;
+  else if (in.asz == 2) a &= 0xFFFF;
   return a;
 }
 
@@ -221,7 +238,7 @@ void Cpu::rm_write(const Insn& in, int size, uint64_t value) {
 
 int Cpu::stack_size(const Insn& in) const {
   if (code_bits_ == 64) return in.opsize_prefix ? 2 : 8;
-  return in.opsize_prefix ? 2 : 4;
+  return in.osz;  // 16-bit code pushes words unless 0x66 says dwords, 32-bit code the reverse
 }
 
 uint64_t Cpu::sp_mask() const { return code_bits_ == 64 ? ~0ULL : (r_.seg[kSs].big ? 0xFFFFFFFFULL : 0xFFFFULL); }
@@ -260,8 +277,8 @@ bool Cpu::condition(unsigned cc) const {
   return (cc & 1) ? !res : res;
 }
 
-void Cpu::jump(uint64_t target) {
-  if (code_bits_ != 64) target &= 0xFFFFFFFF;
+void Cpu::jump(uint64_t target, int osz) {
+  if (code_bits_ != 64) target &= osz == 2 ? 0xFFFF : 0xFFFFFFFF;
   else if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) {
     throw GuestFault{13, true, 0};  // non-canonical target
   }
@@ -271,6 +288,7 @@ void Cpu::jump(uint64_t target) {
 void Cpu::execute(const Insn& in) {
   rex_seen_ = in.rex != 0;
   const uint16_t op = in.op;
+  if (code_bits_ != 64 && is_legacy_op(op)) return exec_legacy(in);
   if (op < 0x100) {
     if (op < 0x40 || (op >= 0x80 && op <= 0x85) || op == 0xA8 || op == 0xA9) return exec_alu_group(in);
     if (op < 0x50) return exec_unary_group(in);  // inc/dec r32 (32-bit mode)
@@ -283,7 +301,7 @@ void Cpu::execute(const Insn& in) {
       return exec_string(in);
     }
     if (op == 0xE4 || op == 0xE5 || op == 0xE6 || op == 0xE7 || (op >= 0xEC && op <= 0xEF) || op == 0xF4 ||
-        (op >= 0xF8 && op <= 0xFD) || op == 0xF5 || op == 0xCC || op == 0xCD || op == 0x8E || op == 0x8C || op == 0xEA) {
+        (op >= 0xF8 && op <= 0xFD) || op == 0xF5 || op == 0xCC || op == 0xCD || op == 0x8E || op == 0x8C) {
       return exec_system(in);
     }
     if (op == 0xCF) return exec_iret(in);
@@ -296,6 +314,7 @@ void Cpu::execute(const Insn& in) {
   }
   const uint8_t b = static_cast<uint8_t>(op & 0xFF);
   if (b == 0xAF) return exec_imul(in);
+  if (b == 0xA4 || b == 0xA5 || b == 0xAC || b == 0xAD) return exec_double_shift(in);
   if (b == 0xA3 || b == 0xAB || b == 0xB3 || b == 0xBB || b == 0xBA || b == 0xBC || b == 0xBD || b >= 0xC8) {
     return exec_bits(in);
   }

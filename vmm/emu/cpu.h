@@ -92,7 +92,9 @@ class Cpu {
 
   CpuRegs& regs() { return r_; }
   const CpuRegs& regs() const { return r_; }
-  int cpl() const { return r_.seg[kCs].selector & 3; }
+  // Real mode runs at CPL 0 whatever CS holds; protected mode keeps CPL in CS.RPL.
+  int cpl() const { return (r_.cr0 & kCr0Pe) ? (r_.seg[kCs].selector & 3) : 0; }
+  bool real_mode() const { return !(r_.cr0 & kCr0Pe); }
   void flush_tlb();
   std::string dump() const;
   uint64_t instructions() const { return instructions_; }
@@ -118,7 +120,8 @@ class Cpu {
   void set_flags(uint64_t arith) { r_.rflags = (r_.rflags & ~0x8D5ULL) | (arith & 0x8D5ULL); }
   void update_mode();
   int code_bits() const { return code_bits_; }
-  void jump(uint64_t target);
+  // Near branch: a 16-bit operand size wraps IP at 64 KiB; 64-bit mode checks canonicality.
+  void jump(uint64_t target, int osz = 4);
 
   // --- mmu.cc
   struct TlbEntry {
@@ -161,12 +164,23 @@ class Cpu {
   Segment load_segment(uint16_t selector, bool code);
   void load_data_segment(int seg, uint16_t selector);
 
+  // --- exec_legacy.cc: 16/32-bit-only forms (far transfers, segment loads and pushes,
+  // pusha/popa, enter, les/lds/lss/lfs/lgs, smsw/lmsw/clts)
+  static bool is_legacy_op(uint16_t op);
+  void exec_legacy(const Insn& in);
+  // The CS a far jmp/call/ret/iret to `selector` loads: real-mode base = selector << 4 and a
+  // 16-bit segment, or a code descriptor at the same privilege in protected mode.
+  Segment far_code_segment(uint16_t selector);
+  void commit_far(const Segment& cs, uint64_t offset, int osz);
+  void exec_double_shift(const Insn& in);  // shld/shrd (exec_alu.cc)
+
   // --- interrupts.cc
   enum class Event { kException, kSoftware, kExternal };
   StepResult raise(const GuestFault& fault);
   void deliver(uint8_t vector, Event kind, bool has_error, uint32_t error);
   void deliver64(uint8_t vector, Event kind, bool has_error, uint32_t error);
   void deliver32(uint8_t vector, Event kind, bool has_error, uint32_t error);
+  void deliver_real(uint8_t vector);  // through the IVT at IDTR.base: push FLAGS, CS, IP
   uint64_t read_descriptor(uint16_t selector);
   void exec_iret(const Insn& in);
 

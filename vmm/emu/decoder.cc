@@ -26,10 +26,10 @@ constexpr OpInfo Z{true, false, kIz};
 
 // One-byte map. Prefix bytes are consumed before the table is consulted.
 constexpr OpInfo kOneByte[256] = {
-    // 00-0F
-    M, M, M, M, B, Z, X, X, M, M, M, M, B, Z, X, X,
-    // 10-1F
-    M, M, M, M, B, Z, X, X, M, M, M, M, B, Z, X, X,
+    // 00-0F: 06/07 push/pop es, 0E push cs (16/32-bit modes only)
+    M, M, M, M, B, Z, N, N, M, M, M, M, B, Z, N, X,
+    // 10-1F: 16/17 push/pop ss, 1E/1F push/pop ds
+    M, M, M, M, B, Z, N, N, M, M, M, M, B, Z, N, N,
     // 20-2F
     M, M, M, M, B, Z, X, X, M, M, M, M, B, Z, X, X,
     // 30-3F
@@ -38,26 +38,26 @@ constexpr OpInfo kOneByte[256] = {
     N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N,
     // 50-5F
     N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N,
-    // 60-6F: 63 movsxd; 68 push iz; 69 imul; 6A push ib; 6B imul; 6C-6F ins/outs
-    X, X, X, M, X, X, X, X, Z, MZ, B, MB, N, N, N, N,
+    // 60-6F: 60/61 pusha/popa (16/32-bit); 63 movsxd; 68 push iz; 69 imul; 6A push ib; 6B imul; 6C-6F ins/outs
+    N, N, X, M, X, X, X, X, Z, MZ, B, MB, N, N, N, N,
     // 70-7F jcc rel8
     B, B, B, B, B, B, B, B, B, B, B, B, B, B, B, B,
     // 80-8F
     MB, MZ, MB, MB, M, M, M, M, M, M, M, M, M, M, M, M,
-    // 90-9F: 9A callf X, 9E sahf, 9F lahf
-    N, N, N, N, N, N, N, N, N, N, X, X, N, N, N, N,
+    // 90-9F: 9A callf ptr16:16/32 (16/32-bit), 9E sahf, 9F lahf
+    N, N, N, N, N, N, N, N, N, N, {true, false, kFar}, X, N, N, N, N,
     // A0-AF
     {true, false, kMoffs}, {true, false, kMoffs}, {true, false, kMoffs}, {true, false, kMoffs},
     N, N, N, N, B, Z, N, N, N, N, N, N,
     // B0-BF
     B, B, B, B, B, B, B, B, {true, false, kIv}, {true, false, kIv}, {true, false, kIv}, {true, false, kIv},
     {true, false, kIv}, {true, false, kIv}, {true, false, kIv}, {true, false, kIv},
-    // C0-CF: C2 ret iw, C9 leave, CC int3, CD int ib, CF iret
-    MB, MB, {true, false, kIw}, N, X, X, MB, MZ, X, N, X, X, N, B, X, N,
+    // C0-CF: C2 ret iw, C4/C5 les/lds (16/32-bit), C8 enter, C9 leave, CA/CB retf, CC int3, CD int ib, CF iret
+    MB, MB, {true, false, kIw}, N, M, M, MB, MZ, {true, false, kIwIb}, N, {true, false, kIw}, N, N, B, X, N,
     // D0-DF
     M, M, M, M, X, X, X, X, X, X, X, X, X, X, X, X,
-    // E0-EF: E2 loop, E3 jrcxz, E4-E7 in/out imm, E8 call, E9 jmp, EA jmpf (32-bit only), EB jmp8
-    X, X, B, B, B, B, B, B, Z, Z, {true, false, kFar}, B, N, N, N, N,
+    // E0-EF: E0/E1 loopne/loope, E2 loop, E3 jrcxz, E4-E7 in/out imm, E8 call, E9 jmp, EA jmpf (16/32-bit), EB jmp8
+    B, B, B, B, B, B, B, B, Z, Z, {true, false, kFar}, B, N, N, N, N,
     // F0-FF
     X, X, X, X, N, N, M, M, N, N, N, N, N, N, M, M,
 };
@@ -71,7 +71,13 @@ OpInfo two_byte_info(uint8_t b) {
     case 0xBA:
       return MB;
     case 0x08: case 0x09: case 0x0B: case 0x30: case 0x31: case 0x32: case 0xA2:
+    case 0x06: case 0xA0: case 0xA1: case 0xA8: case 0xA9:  // clts, push/pop fs/gs
       return N;
+    case 0xB2: case 0xB4: case 0xB5:  // lss/lfs/lgs
+    case 0xA5: case 0xAD:             // shld/shrd by CL
+      return M;
+    case 0xA4: case 0xAC:             // shld/shrd by imm8
+      return MB;
     default:
       break;
   }
@@ -86,11 +92,13 @@ OpInfo two_byte_info(uint8_t b) {
 bool group_supported(uint16_t op, uint8_t digit, uint8_t mod, int code_bits) {
   switch (op) {
     case 0x8F: case 0xC6: case 0xC7: return digit == 0;
-    case 0x8C: case 0x8E: return digit <= 5 && digit != 1;  // no "mov cs, r/m"
+    case 0x8C: return digit <= 5;
+    case 0x8E: return digit <= 5 && digit != 1;  // no "mov cs, r/m"
     case 0xFE: return digit <= 1;
-    case 0xFF: return digit != 3 && digit != 5 && digit != 7;
+    case 0xFF: return digit != 7 && ((digit != 3 && digit != 5) || (mod != 3 && code_bits != 64));
     case 0x0F00: return digit == 3;
-    case 0x0F01: return mod != 3 && digit != 4 && digit != 5 && digit != 6;
+    case 0x0F01: return digit == 4 || digit == 6 || (mod != 3 && digit != 5);  // smsw/lmsw take registers too
+    case 0xC4: case 0xC5: case 0x0FB2: case 0x0FB4: case 0x0FB5: return mod != 3;
     case 0x0F1F: return digit == 0;
     case 0x0FBA: return digit >= 4;
     case 0x63: return code_bits == 64;
@@ -150,7 +158,12 @@ DecodeStatus decode(const uint8_t* bytes, size_t avail, int code_bits, Insn& out
   } else {
     out.op = b;
     info = kOneByte[b];
-    if (code_bits == 64 && (b == 0x06 || b == 0xEA || b == 0xCE)) info = X;
+    // Opcodes that do not exist in 64-bit mode (C4/C5 are VEX there).
+    if (code_bits == 64 && (b == 0x06 || b == 0x07 || b == 0x0E || b == 0x16 || b == 0x17 || b == 0x1E ||
+                            b == 0x1F || b == 0x60 || b == 0x61 || b == 0x9A || b == 0xC4 || b == 0xC5 ||
+                            b == 0xEA || b == 0xCE)) {
+      info = X;
+    }
     if (b == 0x82) info = code_bits == 64 ? X : MB;
   }
   if (!info.ok) {
@@ -161,10 +174,12 @@ DecodeStatus decode(const uint8_t* bytes, size_t avail, int code_bits, Insn& out
   if (code_bits == 64) {
     out.osz = rex_w ? 8 : (out.opsize_prefix ? 2 : 4);
     out.asz = addr_prefix ? 4 : 8;
-  } else {
+  } else if (code_bits == 32) {
     out.osz = out.opsize_prefix ? 2 : 4;
-    out.asz = 4;
-    if (addr_prefix) return DecodeStatus::kUnsupported;  // 16-bit addressing is out of scope
+    out.asz = addr_prefix ? 2 : 4;
+  } else {  // 16-bit code segment (real mode or a 16-bit protected-mode segment)
+    out.osz = out.opsize_prefix ? 4 : 2;
+    out.asz = addr_prefix ? 4 : 2;
   }
   // mov to/from CR: the ModRM is always a register operand whatever mod says.
   if (info.modrm) {
@@ -175,7 +190,31 @@ DecodeStatus decode(const uint8_t* bytes, size_t avail, int code_bits, Insn& out
     out.reg = static_cast<uint8_t>(((modrm >> 3) & 7) | ((out.rex & 4) ? 8 : 0));
     out.rm = static_cast<uint8_t>((modrm & 7) | ((out.rex & 1) ? 8 : 0));
     if (out.op == 0x0F20 || out.op == 0x0F22) out.mod = 3;
-    if (out.mod != 3) {
+    if (out.mod != 3 && out.asz == 2) {
+      // 16-bit addressing: fixed base/index pairs, disp8 or disp16, no SIB.
+      static constexpr int8_t kBase16[8] = {3, 3, 5, 5, -1, -1, 5, 3};   // BX BX BP BP - - BP BX
+      static constexpr int8_t kIndex16[8] = {6, 7, 6, 7, 6, 7, -1, -1};  // SI DI SI DI SI DI - -
+      const uint8_t rm = modrm & 7;
+      out.base = kBase16[rm];
+      out.index = kIndex16[rm];
+      if (rm == 6 && out.mod == 0) {
+        out.base = -1;
+        if (!need(2)) return short_of();
+        int16_t d;
+        std::memcpy(&d, bytes + pos, 2);
+        out.disp = static_cast<uint16_t>(d);
+        pos += 2;
+      } else if (out.mod == 1) {
+        if (!need(1)) return short_of();
+        out.disp = static_cast<int8_t>(bytes[pos++]);
+      } else if (out.mod == 2) {
+        if (!need(2)) return short_of();
+        int16_t d;
+        std::memcpy(&d, bytes + pos, 2);
+        out.disp = d;
+        pos += 2;
+      }
+    } else if (out.mod != 3) {
       uint8_t rm = modrm & 7;
       if (rm == 4) {
         if (!need(1)) return short_of();
@@ -251,7 +290,14 @@ DecodeStatus decode(const uint8_t* bytes, size_t avail, int code_bits, Insn& out
     }
     case kIv: ok = fetch(out.osz == 8 ? 8 : out.osz, false); break;
     case kMoffs: ok = fetch(out.asz, false); break;
-    case kIwIb: ok = false; break;
+    case kIwIb: {  // enter imm16, imm8
+      ok = fetch(2, false);
+      if (ok) {
+        if (!need(1)) return short_of();
+        out.imm2 = bytes[pos++];
+      }
+      break;
+    }
     case kFar: {
       ok = fetch(out.osz == 2 ? 2 : 4, false);
       if (ok) {

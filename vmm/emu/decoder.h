@@ -2,7 +2,7 @@
 //
 // decode() turns up to 15 fetched bytes into an Insn: prefixes, REX, opcode, ModRM/SIB,
 // displacement and immediate. It does no memory access and knows nothing of CPU state
-// beyond the code size (32 or 64), so it is a pure function and trivially testable. It
+// beyond the code size (16, 32 or 64), so it is a pure function and trivially testable. It
 // refuses opcodes outside the subset (kUnsupported) so that the executor never sees one.
 #pragma once
 
@@ -21,7 +21,7 @@ struct Insn {
   bool lock = false;
   uint8_t rex = 0;      // the REX byte, 0 if none
   uint8_t osz = 4;      // operand size of non-byte forms: 2, 4 or 8
-  uint8_t asz = 8;      // address size: 4 or 8
+  uint8_t asz = 8;      // address size: 2, 4 or 8 (2: 16-bit ModRM forms, base/index from the fixed pairs)
   bool has_modrm = false;
   uint8_t mod = 0;
   uint8_t reg = 0;      // ModRM.reg extended by REX.R
@@ -33,7 +33,7 @@ struct Insn {
   bool rip_relative = false;
   int64_t disp = 0;
   uint64_t imm = 0;     // immediate (sign-extended where the encoding says so) or rel offset
-  uint16_t imm2 = 0;    // second immediate (far jump selector)
+  uint16_t imm2 = 0;    // second immediate (far jump/call selector, enter nesting level)
 
   bool is_mem() const { return has_modrm && mod != 3; }
   uint8_t opreg() const { return static_cast<uint8_t>(reg & 7); }  // the /digit of group opcodes
@@ -41,7 +41,8 @@ struct Insn {
 
 enum class DecodeStatus { kOk, kNeedMore, kUnsupported };
 
-// `code_bits` is 64 (long mode) or 32 (protected or compatibility mode).
+// `code_bits` is 64 (long mode), 32 (32-bit protected or compatibility mode) or 16 (real mode,
+// or a 16-bit protected-mode code segment): it sets the default operand and address sizes.
 DecodeStatus decode(const uint8_t* bytes, size_t avail, int code_bits, Insn& out);
 
 }  // namespace kvpc::emu

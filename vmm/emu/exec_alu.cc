@@ -295,3 +295,41 @@ void Cpu::exec_atomic(const Insn& in) {
 }
 
 }  // namespace kvpc::emu
+
+namespace kvpc::emu {
+
+// shld/shrd (0F A4/A5 left, AC/AD right): shift r/m by the count, filling from `reg`.
+// 32-bit code uses them for 64-bit shifts. A count of 0 changes nothing; a count larger
+// than a 16-bit operand is architecturally undefined and here shifts through the 32-bit
+// concatenation. OF follows the count-1 formula as the other shifts do (see docs).
+void Cpu::exec_double_shift(const Insn& in) {
+  const uint8_t b = static_cast<uint8_t>(in.op & 0xFF);
+  const int size = in.osz;
+  const int bits = size * 8;
+  const bool left = b == 0xA4 || b == 0xA5;
+  unsigned count = (b == 0xA4 || b == 0xAC) ? static_cast<unsigned>(in.imm & 0xFF)
+                                             : static_cast<unsigned>(r_.gpr[kRcx] & 0xFF);
+  count &= size == 8 ? 63 : 31;
+  const uint64_t dst = rm_read(in, size);
+  if (count == 0) return;
+  const uint64_t src = reg(in.reg, size);
+  const uint64_t m = size_mask(size);
+  uint64_t result;
+  bool cf;
+  if (static_cast<int>(count) >= bits) count %= static_cast<unsigned>(bits);  // 16-bit forms only
+  if (count == 0) return;
+  if (left) {
+    result = ((dst << count) | (src >> (bits - static_cast<int>(count)))) & m;
+    cf = (dst >> (bits - static_cast<int>(count))) & 1;
+  } else {
+    result = ((dst >> count) | (src << (bits - static_cast<int>(count)))) & m;
+    cf = (dst >> (count - 1)) & 1;
+  }
+  rm_write(in, size, result);
+  uint64_t f = flags_szp(result, size);
+  if (cf) f |= kCF;
+  if (((result ^ dst) & sign_bit(size)) != 0) f |= kOF;
+  set_flags(f);
+}
+
+}  // namespace kvpc::emu

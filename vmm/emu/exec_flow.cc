@@ -17,11 +17,11 @@ void Cpu::exec_flow(const Insn& in) {
     return;
   }
   if (op >= 0x70 && op <= 0x7F) {
-    if (condition(op & 0xF)) jump(r_.rip + in.imm);
+    if (condition(op & 0xF)) jump(r_.rip + in.imm, in.osz);
     return;
   }
   if (op >= 0x0F80 && op <= 0x0F8F) {
-    if (condition(op & 0xF)) jump(r_.rip + in.imm);
+    if (condition(op & 0xF)) jump(r_.rip + in.imm, in.osz);
     return;
   }
   if (op >= 0x0F90 && op <= 0x0F9F) {
@@ -57,11 +57,11 @@ void Cpu::exec_flow(const Insn& in) {
       r_.rflags = (r_.rflags & ~writable) | (v & writable) | 2;
       return;
     }
-    case 0xC3: jump(pop(ssz)); return;
+    case 0xC3: jump(pop(ssz), in.osz); return;
     case 0xC2: {
       uint64_t target = pop(ssz);
       r_.gpr[kRsp] = (r_.gpr[kRsp] & ~sp_mask()) | ((r_.gpr[kRsp] + (in.imm & 0xFFFF)) & sp_mask());
-      jump(target);
+      jump(target, in.osz);
       return;
     }
     case 0xC9: {  // leave
@@ -74,30 +74,36 @@ void Cpu::exec_flow(const Insn& in) {
     case 0xE8: {
       uint64_t target = r_.rip + in.imm;
       push(r_.rip, ssz);
-      jump(target);
+      jump(target, in.osz);
       return;
     }
-    case 0xE9: case 0xEB: jump(r_.rip + in.imm); return;
-    case 0xE2: {  // loop: decrement rCX (address size), jump if non-zero; flags untouched
+    case 0xE9: case 0xEB: jump(r_.rip + in.imm, in.osz); return;
+    case 0xE0: case 0xE1: case 0xE2: {
+      // loop/loope/loopne: decrement rCX (address size), jump if non-zero (and ZF matches
+      // for E1/E0); flags untouched.
       const int asz = in.asz;
       uint64_t c = (reg(kRcx, asz) - 1) & size_mask(asz);
       set_reg(kRcx, asz, c);
-      if (c != 0) jump(r_.rip + in.imm);
+      bool taken = c != 0;
+      if (op == 0xE1) taken = taken && (r_.rflags & kZF);
+      if (op == 0xE0) taken = taken && !(r_.rflags & kZF);
+      if (taken) jump(r_.rip + in.imm, in.osz);
       return;
     }
     case 0xE3:
-      if (reg(kRcx, in.asz) == 0) jump(r_.rip + in.imm);
+      if (reg(kRcx, in.asz) == 0) jump(r_.rip + in.imm, in.osz);
       return;
     case 0xFF: {
       const int digit = in.opreg();
+      if (digit == 3 || digit == 5) return exec_legacy(in);  // far call/jmp through memory
       // Near indirect branches and push use 64-bit operands in 64-bit mode.
       const int size = ssz;
       uint64_t target = rm_read(in, size);
       if (digit == 2) {
         push(r_.rip, ssz);
-        jump(target);
+        jump(target, in.osz);
       } else if (digit == 4) {
-        jump(target);
+        jump(target, in.osz);
       } else {
         push(target, ssz);  // /6
       }

@@ -93,6 +93,13 @@ Segment Cpu::load_segment(uint16_t selector, bool code) {
 }
 
 void Cpu::load_data_segment(int seg, uint16_t selector) {
+  if (real_mode()) {
+    // Real mode changes only selector and base; limit and size stay as the last
+    // protected-mode load left them ("big real mode", which firmware relies on).
+    r_.seg[seg].selector = selector;
+    r_.seg[seg].base = static_cast<uint64_t>(selector) << 4;
+    return;
+  }
   if ((selector & 0xFFFC) == 0) {
     if (seg == kSs && (code_bits_ != 64 || cpl() == 3)) throw GuestFault{13, true, 0};
     Segment s;
@@ -187,14 +194,6 @@ void Cpu::exec_system(const Insn& in) {
       if (seg == kSs) shadow_ = true;
       return;
     }
-    case 0xEA: {  // jmp ptr16:32 (32-bit mode only): how Multiboot kernels enter long mode
-      Segment cs = load_segment(in.imm2, true);
-      cs.selector = static_cast<uint16_t>((in.imm2 & 0xFFFC) | static_cast<uint16_t>(cpl()));
-      r_.seg[kCs] = cs;
-      update_mode();
-      r_.rip = in.imm & (code_bits_ == 64 ? ~0ULL : 0xFFFFFFFFULL);
-      return;
-    }
     case 0x0F00: {  // ltr
       require_cpl0();
       const uint16_t sel = static_cast<uint16_t>(rm_read(in, 2));
@@ -216,8 +215,19 @@ void Cpu::exec_system(const Insn& in) {
     }
     case 0x0F01: {
       const int digit = in.opreg();
-      const uint64_t lin = mem_address(in);
       const int base_size = code_bits_ == 64 ? 8 : 4;
+      if (digit == 4) {  // smsw: the low word of CR0 (a register destination takes the operand size)
+        if (in.mod == 3) set_reg(in.rm, in.osz, r_.cr0 & size_mask(in.osz));
+        else write_mem(mem_address(in), 2, r_.cr0 & 0xFFFF);
+        return;
+      }
+      if (digit == 6) {  // lmsw: sets PE MP EM TS, can set but never clear PE
+        require_cpl0();
+        const uint64_t v = rm_read(in, 2) & 0xF;
+        write_cr(0, (r_.cr0 & ~0xEULL) | v | (r_.cr0 & kCr0Pe));
+        return;
+      }
+      const uint64_t lin = mem_address(in);
       if (digit == 7) {  // invlpg
         require_cpl0();
         tlb_[(lin >> 12) & (tlb_.size() - 1)].tag = ~0ULL;
@@ -232,7 +242,7 @@ void Cpu::exec_system(const Insn& in) {
       require_cpl0();
       uint64_t limit = read_mem(lin, 2);
       uint64_t base = read_mem(lin + 2, base_size);
-      if (code_bits_ != 64 && in.opsize_prefix) base &= 0xFFFFFF;
+      if (code_bits_ != 64 && in.osz == 2) base &= 0xFFFFFF;  // 16-bit operand size: 24-bit base
       t.limit = static_cast<uint16_t>(limit);
       t.base = base;
       return;

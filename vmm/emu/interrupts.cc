@@ -3,6 +3,7 @@
 // 64-bit mode: 16-byte interrupt/trap gates, stack switch to TSS.RSP0..2 on a privilege
 // change or to TSS.IST1..7 when the gate names one, SS:RSP always pushed.
 // 32-bit protected mode: 8-byte 32-bit interrupt/trap gates, stack switch from TSS.SS0:ESP0.
+// Real mode: the IVT at IDTR.base (4-byte entries), FLAGS/CS/IP pushed as words.
 // Task gates and 16-bit gates are not supported (#GP).
 #include "vmm/emu/cpu.h"
 #include "vmm/emu/flags.h"
@@ -55,7 +56,8 @@ StepResult Cpu::raise(const GuestFault& fault) {
 void Cpu::deliver(uint8_t vector, Event kind, bool has_error, uint32_t error) {
   DeliveryScope scope(delivering_);
   if (kind == Event::kException && !has_error_code(vector)) has_error = false;
-  if (r_.efer & kEferLma) deliver64(vector, kind, has_error, error);
+  if (real_mode()) deliver_real(vector);
+  else if (r_.efer & kEferLma) deliver64(vector, kind, has_error, error);
   else deliver32(vector, kind, has_error, error);
   halted_ = false;
 }
@@ -149,8 +151,46 @@ void Cpu::deliver32(uint8_t vector, Event kind, bool has_error, uint32_t error) 
   update_mode();
 }
 
+void Cpu::deliver_real(uint8_t vector) {
+  // Real mode: 4-byte IVT entries (offset, segment); no error codes; IF, TF and AC cleared.
+  if (vector * 4u + 3u > r_.idtr.limit) throw GuestFault{13, true, 0};
+  const uint64_t entry = read_mem(static_cast<uint32_t>(r_.idtr.base + vector * 4u), 4, Access::kRead, true);
+  push(r_.rflags & 0xFFFF, 2);
+  push(r_.seg[kCs].selector, 2);
+  push(r_.rip & 0xFFFF, 2);
+  Segment cs = r_.seg[kCs];
+  cs.selector = static_cast<uint16_t>(entry >> 16);
+  cs.base = static_cast<uint64_t>(cs.selector) << 4;
+  cs.limit = 0xFFFF;
+  cs.big = false;
+  cs.long_mode = false;
+  r_.seg[kCs] = cs;
+  r_.rflags &= ~(kIF | kTF | kAC);
+  r_.rip = entry & 0xFFFF;
+  update_mode();
+}
+
 void Cpu::exec_iret(const Insn& in) {
-  const int size = in.osz;  // 8 for iretq, 4 for iret(d)
+  const int size = in.osz;  // 8 for iretq, 4 for iret(d), 2 for a 16-bit iret
+  if (real_mode()) {
+    const uint64_t ip = read_stack(0, size);
+    const uint16_t sel = static_cast<uint16_t>(read_stack(static_cast<uint64_t>(size), size));
+    const uint64_t flags = read_stack(2 * static_cast<uint64_t>(size), size);
+    uint64_t writable = kWritableFlags;
+    if (size == 2) writable &= 0xFFFF;
+    r_.rflags = (r_.rflags & ~writable) | (flags & writable) | 2;
+    r_.gpr[kRsp] = (r_.gpr[kRsp] & ~sp_mask()) | ((r_.gpr[kRsp] + 3 * static_cast<uint64_t>(size)) & sp_mask());
+    Segment cs = r_.seg[kCs];
+    cs.selector = sel;
+    cs.base = static_cast<uint64_t>(sel) << 4;
+    cs.limit = 0xFFFF;
+    cs.big = false;
+    cs.long_mode = false;
+    r_.seg[kCs] = cs;
+    update_mode();
+    r_.rip = ip & (size == 2 ? 0xFFFF : 0xFFFFFFFF);
+    return;
+  }
   const uint64_t new_rip = read_stack(0, size);
   const uint16_t new_cs = static_cast<uint16_t>(read_stack(static_cast<uint64_t>(size), size));
   const uint64_t new_flags = read_stack(2 * static_cast<uint64_t>(size), size);

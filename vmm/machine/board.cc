@@ -53,7 +53,12 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   board->acpi_pm_ = std::make_unique<AcpiPmControl>(power);
 
   board->pci_ = std::make_unique<PciHostBridge>();
-  board->integration_irq_ = std::make_unique<GsiIrqLine>(backend, BoardPorts::kIntegrationIrq);
+  // Legacy PC and firmware-facing devices (CMOS/RTC, PIT under emu, fw_cfg, PIIX3, 0x402).
+  auto platform = PcPlatform::create(config, backend, memory, pio, *board->pci_, *debugcon);
+  if (!platform) return platform.error();
+  board->platform_ = std::move(platform).value();
+  board->integration_irq_ = std::make_unique<PirqIrqLine>(backend, board->platform_->piix3(),
+                                                          BoardPorts::kIntegrationPirq, BoardPorts::kIntegrationIrq);
   board->integration_ = std::make_unique<IntegrationDevice>(memory, *board->integration_irq_);
   if (auto status = board->integration_->init(); !status) return status.error();
   auto& integration_config = board->integration_->config();
@@ -105,6 +110,7 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
 }
 
 Status Board::start_services(EventLoop& loop) {
+  platform_->start();  // PC timers (PIT/RTC interrupts)
   if (auto status = services_->start(loop); !status) return status;
   return disks_->start();
 }
@@ -112,6 +118,7 @@ Status Board::start_services(EventLoop& loop) {
 void Board::stop_services() {
   services_->stop();
   disks_->stop();
+  platform_->stop();
 }
 
 }  // namespace kvpc

@@ -22,6 +22,7 @@
 #include "vmm/event_loop.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine/machine_config.h"
+#include "vmm/machine/pc_platform.h"
 #include "vmm/mmio_bus.h"
 #include "vmm/pio_bus.h"
 #include "vmm/power_control.h"
@@ -38,7 +39,9 @@ struct BoardPorts {
   static constexpr uint16_t kPortA = 0x92;
   static constexpr uint16_t kAcpiPmControl = 0x604;
   // The integration device: PCI 00:02.0, BAR0 (I/O) fixed here because no BIOS assigns it
-  // in direct boot, INTA# routed to GSI 10 (level).
+  // in direct boot, INTA# on PIIX3 PIRQC (slot 2 + pin 1 - 1): GSI 10 in direct boot, the IRQ
+  // firmware routes PIRQC to under --bios (SeaBIOS: 11).
+  static constexpr int kIntegrationPirq = 2;
   static constexpr int kIntegrationSlot = 2;
   static constexpr uint16_t kIntegrationBar0 = 0xC000;
   static constexpr uint32_t kIntegrationIrq = 10;
@@ -60,7 +63,7 @@ class Board {
 
   // Host services start taking guest messages on `loop` (call once, before the vCPUs run)
   // and stop when the machine stops: operations in flight then end with VM_E_VM_NOT_RUNNING.
-  // The disks' worker threads start and stop with them.
+  // The disks' worker threads and the PC platform timer (PIT/RTC) start and stop with them.
   Status start_services(EventLoop& loop);
   void stop_services();
 
@@ -69,6 +72,7 @@ class Board {
   IntegrationDevice& integration() { return *integration_; }
   HostServices& services() { return *services_; }
   BoardDisks& disks() { return *disks_; }
+  PcPlatform& platform() { return *platform_; }
 
  private:
   Board() = default;
@@ -84,7 +88,8 @@ class Board {
   std::unique_ptr<PostPort> post_;
   std::unique_ptr<AcpiPmControl> acpi_pm_;
   std::unique_ptr<PciHostBridge> pci_;
-  std::unique_ptr<GsiIrqLine> integration_irq_;
+  std::unique_ptr<PcPlatform> platform_;
+  std::unique_ptr<IrqLine> integration_irq_;  // PIIX3 PIRQC, or GSI 10 until firmware routes it
   std::unique_ptr<IntegrationDevice> integration_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<BoardDisks> disks_;  // --disk: virtio-blk functions (board_disks.h)

@@ -141,16 +141,6 @@ class Guest {
 
 // ---------------------------------------------------------------- exits
 
-TEST(EmuCpu, RealModeIsRejectedEarly) {
-  Guest g;
-  CpuEntryState s;
-  s.mode = CpuEntryState::Mode::kReal16;
-  Status st = g.vcpu_->set_entry_state(s);
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("use --accel kvm"), std::string::npos);
-  EXPECT_EQ(g.vcpu_->run(), -EINVAL);
-}
-
 TEST(EmuCpu, OutExitsWithByteWordDword) {
   Guest g;
   Bytes c;
