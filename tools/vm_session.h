@@ -19,6 +19,7 @@
 
 #include "tools/console_input.h"
 #include "tools/control_server.h"
+#include "vmm/debug/gdb_stub.h"
 #include "vmm/event_loop.h"
 #include "vmm/machine/machine.h"
 
@@ -33,6 +34,9 @@ struct SessionOptions {
   // Besides the owner and root, who may call the VM's integration API (--allow-user/--allow-group).
   std::vector<uint32_t> granted_uids;
   std::vector<uint32_t> granted_gids;
+  // gdb stub (--gdb tcp:HOST:PORT): empty = none; gdb_wait holds the first boot for gdb.
+  std::string gdb;
+  bool gdb_wait = false;
 };
 
 class VmSession {
@@ -78,6 +82,7 @@ class VmSession {
   EventLoop loop_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<ConsoleInput> console_;
+  std::unique_ptr<gdb::GdbStub> gdb_;  // --gdb; outlives every boot's Machine
   int signal_fd_ = -1;
   std::mutex mutex_;
   std::shared_ptr<Machine> machine_;
