@@ -86,6 +86,15 @@ std::string run_gdb(const std::string& script, std::chrono::milliseconds interru
     _exit(127);
   }
   if (interrupt_after > 0ms) {
+    // Ctrl-C once gdb has said it is about to continue (the script echoes @@continuing).
+    auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < give_up) {
+      std::ifstream so_far(out_path);
+      std::stringstream text;
+      text << so_far.rdbuf();
+      if (text.str().find("@@continuing") != std::string::npos) break;
+      std::this_thread::sleep_for(20ms);
+    }
     std::this_thread::sleep_for(interrupt_after);
     kill(pid, SIGINT);
   }
@@ -216,10 +225,11 @@ TEST_P(GdbStubTest, CtrlCStopsARunningGuestAndKillEndsIt) {
   const std::string script =
       "set pagination off\n"
       "target remote 127.0.0.1:" + std::to_string(port_) + "\n"
+      "echo @@continuing\\n\n"
       "continue\n"
       "p/x $cs\n"
       "kill\n";
-  std::string out = run_gdb(script, 2500ms);
+  std::string out = run_gdb(script, 500ms);
   ProcessResult result = kvpc.wait(30s);
   SCOPED_TRACE(out + "\n--- kvpc stderr:\n" + result.err);
   EXPECT_NE(out.find("Program received signal SIGINT"), std::string::npos);
