@@ -19,11 +19,14 @@
 
 #include "tools/console_input.h"
 #include "tools/control_server.h"
-#include "vmm/debug/gdb_stub.h"
 #include "vmm/event_loop.h"
 #include "vmm/machine/machine.h"
 
 namespace kvpc {
+
+namespace gdb {
+class GdbStub;
+}
 
 // VMVMState values (Virtual PC's numbering) for the states a kvpc VM passes through.
 enum class SessionState { kTurnedOff = 1, kTurningOn = 3, kRunning = 5, kPaused = 6, kTurningOff = 8 };

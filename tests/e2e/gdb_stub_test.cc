@@ -167,6 +167,11 @@ TEST_P(GdbStubTest, BreakStepReadWriteWatchAndContinueToTheExit) {
       "watch *(long *)&counter\n"
       "continue\n"
       "delete\n"
+      "echo @@rwatch\\n\n"
+      "rwatch *(long *)&counter\n"
+      "continue\n"
+      "p/x $pc\n"
+      "delete\n"
       "echo @@break\\n\n"
       "break after_loop\n"
       "continue\n"
@@ -204,12 +209,15 @@ TEST_P(GdbStubTest, BreakStepReadWriteWatchAndContinueToTheExit) {
   EXPECT_NE(out.find("Hardware watchpoint 2: *(long *)&counter"), std::string::npos);
   EXPECT_NE(out.find("Old value = 0\nNew value = 1"), std::string::npos)
       << "the watch stops at the first increment";
-  EXPECT_NE(out.find("Breakpoint 3, after_loop ()"), std::string::npos);
+  EXPECT_NE(out.find("Hardware read watchpoint 3: *(long *)&counter"), std::string::npos);
+  EXPECT_NE(out.find("Value = 1"), std::string::npos) << "the second bump reads counter";
+  EXPECT_NE(out.find("$8 = 0x100053"), std::string::npos) << "a read watchpoint traps after the load";
+  EXPECT_NE(out.find("Breakpoint 4, after_loop ()"), std::string::npos);
   EXPECT_NE(out.find("= 0x10003f"), std::string::npos);
   EXPECT_NE(out.find("<marker>:\t0x1122334455667788"), std::string::npos);
   EXPECT_NE(out.find("= 0x1122334455667788"), std::string::npos);
   EXPECT_NE(out.find("$7 = 0x100053"), std::string::npos) << "step: one source line (mov rax, [counter])";
-  EXPECT_NE(out.find("$10 = 5"), std::string::npos) << "counter after five bumps";
+  EXPECT_NE(out.find("$11 = 5"), std::string::npos) << "counter after five bumps";
   EXPECT_NE(out.find("= 0x100045"), std::string::npos) << "stepi moved one instruction (mov al, [exit_code])";
   EXPECT_NE(out.find("<exit_code>:\t0x0000000000000021"), std::string::npos);
   EXPECT_NE(out.find("@@unmapped Cannot access memory at address 0xffff800000000000"), std::string::npos);
