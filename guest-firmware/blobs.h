@@ -23,6 +23,7 @@ std::span<const uint8_t> flat_real();       // real-mode flat binary at 1000:000
 std::span<const uint8_t> bench_exits();     // CPL3 PIO/MMIO exit benchmark; exit 0x00
 std::span<const uint8_t> mb_hello();        // Multiboot start-up guest: COM1 line, n= port exits, exit 0x00
 std::span<const uint8_t> virtio_blk_rw();   // virtio-blk write, read back, flush; exit 0x44
+std::span<const uint8_t> gdb_target();      // gdb stub test guest (ELF with symbols: gdb_target.elf); exit 0x31
 
 // Not a guest: the integration protocol's byte-exact test vectors (integration/protocol/vectors.asm).
 std::span<const uint8_t> protocol_vectors();

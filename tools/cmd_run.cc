@@ -31,6 +31,8 @@ struct RunFlags {
   std::vector<std::string> allow_users, allow_groups;
   std::vector<std::string> disks;  // --disk (tools/disk_flags.h)
   std::string boot;                // --boot
+  std::string gdb;
+  bool gdb_wait = false;
 };
 
 // A user or group given by name or number.
@@ -117,6 +119,12 @@ void add_run_command(CLI::App& app, CommandAction& action) {
       ->take_all();
   run->add_option("--disk", flags->disks, kDiskFlagHelp)->take_all();
   run->add_option("--boot", flags->boot, kBootFlagHelp);
+  run->add_option("--gdb", flags->gdb,
+                  "Serve the GDB remote protocol on tcp:HOST:PORT (e.g. tcp:127.0.0.1:1234; PORT 0 picks one): "
+                  "registers, memory by guest-virtual address, breakpoints, watchpoints, step; vCPUs are threads "
+                  "(docs/debugging.md)");
+  run->add_flag("--gdb-wait", flags->gdb_wait, "With --gdb: hold the guest before its first instruction until gdb "
+                                               "connects and continues");
   run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
   run->callback([flags, &action] {
@@ -128,6 +136,12 @@ void add_run_command(CLI::App& app, CommandAction& action) {
       }
       SessionOptions options;
       options.quiet = flags->quiet;
+      if (flags->gdb_wait && flags->gdb.empty()) {
+        spdlog::error("--gdb-wait needs --gdb tcp:HOST:PORT");
+        return kExitError;
+      }
+      options.gdb = flags->gdb;
+      options.gdb_wait = flags->gdb_wait;
       auto uids = resolve_ids(flags->allow_users, "--allow-user", [](const std::string& name) -> std::optional<uint32_t> {
         const passwd* entry = getpwnam(name.c_str());
         return entry ? std::optional<uint32_t>(entry->pw_uid) : std::nullopt;

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config   # compiler and build
   linux-libc-dev                                  # <linux/kvm.h>
   nasm                                            # guest firmware and test guests
+  binutils gdb                                    # gdb stub: ELF test guest (ld, objcopy) and e2e tests
   libgtest-dev libgmock-dev                       # unit and KVM tests
   libbenchmark-dev                                # tests/bench
   nlohmann-json3-dev                              # control socket and --json output

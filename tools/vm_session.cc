@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/exit_status.h"
+#include "tools/gdb_attach.h"
 #include "tools/runtime_dir.h"
 #include "vmm/kvm_system.h"
 
@@ -121,6 +122,15 @@ Status VmSession::setup() {
   }
   register_builtin_handlers();
   for (auto& extension : extensions()) extension(*this);
+  if (!options_.gdb.empty()) {
+    auto stub = gdb::GdbStub::listen(options_.gdb, options_.gdb_wait);
+    if (!stub) return stub.error();
+    gdb_ = std::move(stub).value();
+    if (!options_.quiet) {
+      spdlog::info("gdb stub listening on {}:{}{}", gdb_->host(), gdb_->port(),
+                   options_.gdb_wait ? " (the guest waits for gdb)" : "");
+    }
+  }
   loop_.start_thread();
   return ok_status();
 }
@@ -227,7 +237,9 @@ int VmSession::run() {
   int exit_status = kExitOk;
   while (true) {
     set_state(SessionState::kTurningOn);
-    auto created = Machine::create(config_, loop_);
+    MachineHooks hooks;
+    hooks.debug = gdb_.get();
+    auto created = Machine::create(config_, loop_, hooks);
     if (!created) {
       spdlog::error("{}", created.error().message);
       exit_status = is_kvm_unavailable_error(created.error()) ? kExitKvmUnavailable : kExitError;
@@ -251,8 +263,13 @@ int VmSession::run() {
     }
     if (stop_requested_.load()) break;
     set_state(SessionState::kRunning);
+    if (gdb_) gdb_->attach(debug_target_for(*current));
     current->start();
     MachineOutcome outcome = current->wait();
+    if (gdb_) {
+      const bool rebooting = outcome.kind == MachineOutcome::Kind::kReset && !stop_requested_.load();
+      gdb_->detach(rebooting ? std::nullopt : std::optional<MachineOutcome>(outcome));
+    }
     set_state(SessionState::kTurningOff);
     for (auto& listener : outcome_listeners_) listener(outcome);
     if (outcome.kind == MachineOutcome::Kind::kReset && !stop_requested_.load()) {

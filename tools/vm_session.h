@@ -24,6 +24,10 @@
 
 namespace kvpc {
 
+namespace gdb {
+class GdbStub;
+}
+
 // VMVMState values (Virtual PC's numbering) for the states a kvpc VM passes through.
 enum class SessionState { kTurnedOff = 1, kTurningOn = 3, kRunning = 5, kPaused = 6, kTurningOff = 8 };
 const char* session_state_name(SessionState state);
@@ -33,6 +37,9 @@ struct SessionOptions {
   // Besides the owner and root, who may call the VM's integration API (--allow-user/--allow-group).
   std::vector<uint32_t> granted_uids;
   std::vector<uint32_t> granted_gids;
+  // gdb stub (--gdb tcp:HOST:PORT): empty = none; gdb_wait holds the first boot for gdb.
+  std::string gdb;
+  bool gdb_wait = false;
 };
 
 class VmSession {
@@ -78,6 +85,7 @@ class VmSession {
   EventLoop loop_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<ConsoleInput> console_;
+  std::unique_ptr<gdb::GdbStub> gdb_;  // --gdb; outlives every boot's Machine
   int signal_fd_ = -1;
   std::mutex mutex_;
   std::shared_ptr<Machine> machine_;

@@ -164,6 +164,34 @@ Status KvmVcpu::set_entry_state(const CpuEntryState& state) {
   return ok_status();
 }
 
+namespace {
+
+Status vcpu_ioctl(int fd, unsigned long request, void* arg, const char* name, uint32_t index) {
+  if (ioctl(fd, request, arg) < 0) return make_error(fmt::format("{} on vCPU {} failed: {}", name, index, strerror(errno)));
+  return ok_status();
+}
+
+}  // namespace
+
+Status KvmVcpu::get_regs(kvm_regs& regs) { return vcpu_ioctl(fd_.get(), KVM_GET_REGS, &regs, "KVM_GET_REGS", index_); }
+
+Status KvmVcpu::set_regs(const kvm_regs& regs) {
+  kvm_regs copy = regs;
+  return vcpu_ioctl(fd_.get(), KVM_SET_REGS, &copy, "KVM_SET_REGS", index_);
+}
+
+Status KvmVcpu::get_sregs(kvm_sregs& sregs) { return vcpu_ioctl(fd_.get(), KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", index_); }
+
+Status KvmVcpu::set_sregs(const kvm_sregs& sregs) {
+  kvm_sregs copy = sregs;
+  return vcpu_ioctl(fd_.get(), KVM_SET_SREGS, &copy, "KVM_SET_SREGS", index_);
+}
+
+Status KvmVcpu::set_guest_debug(const kvm_guest_debug& debug) {
+  kvm_guest_debug copy = debug;
+  return vcpu_ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &copy, "KVM_SET_GUEST_DEBUG", index_);
+}
+
 std::string KvmVcpu::dump_registers() {
   kvm_regs r{};
   kvm_sregs s{};

@@ -36,6 +36,13 @@ class KvmVcpu final : public VcpuBackend {
   size_t run_size() const override { return static_cast<size_t>(mmap_size_); }
   // The vCPU fd (the bare KVM_RUN baseline in tests/bench calls the ioctl on it directly).
   int fd() const { return fd_.get(); }
+  // Debugger access: straight ioctls on the vCPU fd (KVM allows them from any thread while
+  // the vCPU is not inside KVM_RUN).
+  Status get_regs(kvm_regs& regs) override;
+  Status set_regs(const kvm_regs& regs) override;
+  Status get_sregs(kvm_sregs& sregs) override;
+  Status set_sregs(const kvm_sregs& sregs) override;
+  Status set_guest_debug(const kvm_guest_debug& debug) override;
 
  private:
   KvmVcpu(UniqueFd fd, uint32_t index, kvm_run* run, int mmap_size);

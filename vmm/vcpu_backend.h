@@ -40,6 +40,20 @@ class VcpuBackend {
   virtual void kick() = 0;
   // Bytes of the area run_state() points to; KVM_EXIT_IO data (data_offset) lies inside it.
   virtual size_t run_size() const { return 4096; }
+
+  // --- Debugger access (the gdb stub, vmm/debug/). KVM's own structures and semantics:
+  // KVM_GET/SET_REGS, KVM_GET/SET_SREGS and KVM_SET_GUEST_DEBUG, whose debug exits arrive
+  // as KVM_EXIT_DEBUG with run_state()->debug.arch filled. Another thread may call these
+  // only while this vCPU's thread is parked outside run() (the stub's gate hands the vCPU
+  // over under a mutex); the defaults say the backend cannot be debugged.
+  virtual Status get_regs(kvm_regs& regs) { (void)regs; return make_error("this vCPU backend has no debugger access"); }
+  virtual Status set_regs(const kvm_regs& regs) { (void)regs; return make_error("this vCPU backend has no debugger access"); }
+  virtual Status get_sregs(kvm_sregs& sregs) { (void)sregs; return make_error("this vCPU backend has no debugger access"); }
+  virtual Status set_sregs(const kvm_sregs& sregs) { (void)sregs; return make_error("this vCPU backend has no debugger access"); }
+  virtual Status set_guest_debug(const kvm_guest_debug& debug) {
+    (void)debug;
+    return make_error("this vCPU backend has no debugger access");
+  }
 };
 
 }  // namespace kvpc

@@ -24,6 +24,7 @@ void VcpuRunner::join() {
 void VcpuRunner::loop() {
   kvm_run* run = backend_.run_state();
   ExitContext context{pio_, mmio_, stats_, options_.run_size};
+  if (options_.debug != nullptr) options_.debug->vcpu_starting(backend_);
   while (true) {
     if (control_.attention() && control_.vcpu_check_in()) break;
     int result = backend_.run();
@@ -32,6 +33,7 @@ void VcpuRunner::loop() {
         // A kick (or, for a freshly started AP on some KVMs, EAGAIN once): look again.
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
         stats_.interrupted.increment();
+        if (options_.debug != nullptr) options_.debug->vcpu_interrupted(backend_);
         continue;
       }
       control_.finish({MachineOutcome::Kind::kHostError, 0,
@@ -80,6 +82,10 @@ bool VcpuRunner::on_action(ExitAction action) {
                                    backend_.dump_registers())});
       return true;
     case ExitAction::kBadExit:
+      if (options_.debug != nullptr && backend_.run_state()->exit_reason == KVM_EXIT_DEBUG) {
+        options_.debug->vcpu_debug_exit(backend_);  // the debugger's exit: it decides when we go on
+        return false;
+      }
       control_.finish({Kind::kGuestError, 0,
                        fmt::format("unhandled or malformed exit {} ({})\n{}", backend_.run_state()->exit_reason,
                                    kvm_exit_reason_name(backend_.run_state()->exit_reason), backend_.dump_registers())});

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "vmm/debug/vcpu_debug_hook.h"
 #include "vmm/exit_handler.h"
 #include "vmm/run_control.h"
 #include "vmm/vcpu_backend.h"
@@ -18,6 +19,7 @@ namespace kvpc {
 struct VcpuRunnerOptions {
   bool reset_on_triple_fault = false;
   size_t run_size = 4096;  // bytes mapped for kvm_run (bounds I/O data offsets)
+  VcpuDebugHook* debug = nullptr;  // gdb stub (--gdb); consulted only off the hot path
 };
 
 class VcpuRunner {

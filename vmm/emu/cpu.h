@@ -76,6 +76,15 @@ enum class StepResult { kContinue, kExit, kHalt, kShutdown };
 
 enum class Access : uint8_t { kRead, kWrite, kFetch };
 
+// What KVM_SET_GUEST_DEBUG asks of the interpreter (vmm/emu/debug.cc). Single-stepping
+// itself is done by EmuVcpu, which runs one step() at a time while it is on.
+struct DebugSetup {
+  bool intercept_int3 = false;  // KVM_GUESTDBG_USE_SW_BP: int3 exits as KVM_EXIT_DEBUG (#BP)
+  bool hw_breakpoints = false;  // KVM_GUESTDBG_USE_HW_BP: DR0-DR3 under DR7's control
+  std::array<uint64_t, 4> dr{};
+  uint64_t dr7 = 0;
+};
+
 class Cpu {
  public:
   Cpu(Machine& machine, kvm_run* run, uint32_t index);
@@ -98,6 +107,24 @@ class Cpu {
   void flush_tlb();
   std::string dump() const;
   uint64_t instructions() const { return instructions_; }
+
+  // --- debugging (debug.cc)
+  void set_debug(const DebugSetup& setup);
+  // DR6 B0-B3 bits of the enabled instruction breakpoints that match the current RIP.
+  uint32_t instruction_breakpoint_hits() const;
+  // DR6 B0-B3 bits of the data breakpoints hit since the last call (which clears them).
+  uint32_t take_data_breakpoint_hits() {
+    uint32_t hits = data_hits_;
+    data_hits_ = 0;
+    return hits;
+  }
+  // RIP as a linear address (CS base applied outside 64-bit mode): what DR0-DR3 compare.
+  uint64_t linear_rip() const { return linear(kCs, r_.rip); }
+  // Registers were changed from outside (a debugger): re-derive the mode, drop the TLB.
+  void registers_changed() {
+    update_mode();
+    flush_tlb();
+  }
 
  private:
   // --- cpu.cc
@@ -129,6 +156,9 @@ class Cpu {
     uint8_t* host = nullptr; // host address of the page, nullptr for MMIO
     uint64_t phys = 0;       // physical page address
     bool user = true, writable = true, nx = false, dirty = true, rom = false;
+    // RAM page holding an armed data breakpoint: `host` is nullptr so every access leaves
+    // the fast path, and the slow path uses this pointer after noting the access.
+    uint8_t* watched_host = nullptr;
   };
   TlbEntry& translate(uint64_t lin, Access acc, bool supervisor);
   void walk(uint64_t lin, Access acc, bool user_access, TlbEntry& entry);
@@ -138,6 +168,11 @@ class Cpu {
   uint64_t mmio_read(uint64_t phys, int size);
   void mmio_write(uint64_t phys, int size, uint64_t value);
   size_t fetch_window(uint64_t lin, uint8_t* out, size_t max);
+
+  // --- debug.cc
+  void mark_if_watched(TlbEntry& entry) const;
+  void note_data_access(uint64_t lin, int size, bool write);
+  [[noreturn]] void report_int3();
 
   // --- exec_alu.cc
   void exec_alu_group(const Insn& in);  // 00-3F, 80-83, 84/85, A8/A9
@@ -202,6 +237,9 @@ class Cpu {
   uint64_t pending_phys_ = 0;
   uint64_t instructions_ = 0;
   std::array<TlbEntry, 256> tlb_{};
+  DebugSetup debug_;
+  bool watch_armed_ = false;  // some enabled DR0-3 is a data breakpoint (TLB misses check)
+  uint32_t data_hits_ = 0;
 };
 
 }  // namespace kvpc::emu

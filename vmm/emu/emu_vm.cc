@@ -29,6 +29,8 @@ void EmuVcpu::kick() {
 
 int EmuVcpu::run() {
   if (!entry_set_) return -EINVAL;
+  // The one branch debugging costs the normal path: everything else lives in run_debugging().
+  if (debugging_) [[unlikely]] return run_debugging();
   using emu::StepResult;
   // Complete a pending IN / MMIO read first: the VMM's answer is in kvm_run now.
   if (cpu_->has_pending_completion()) {

@@ -45,6 +45,12 @@ class EmuVcpu final : public VcpuBackend {
   std::string dump_registers() override;
   void kick() override;
   size_t run_size() const override { return kRunSize; }
+  // Debugger access (vmm/emu/emu_debug_access.cc), with KVM's structures and semantics.
+  Status get_regs(kvm_regs& regs) override;
+  Status set_regs(const kvm_regs& regs) override;
+  Status get_sregs(kvm_sregs& sregs) override;
+  Status set_sregs(const kvm_sregs& sregs) override;
+  Status set_guest_debug(const kvm_guest_debug& debug) override;
 
   // Direct access to the architectural state (tests, debugging).
   emu::CpuRegs& regs() { return cpu_->regs(); }
@@ -55,9 +61,19 @@ class EmuVcpu final : public VcpuBackend {
   emu::Machine& machine_;
   uint32_t index_;
   kvm_run* run_;
+  // run() while a debugger asked for single-step or breakpoints: one step() at a time.
+  int run_debugging();
+  // Fills a KVM_EXIT_DEBUG for #DB with `dr6`; returns run()'s 0.
+  int debug_exit(uint64_t dr6);
+
   std::unique_ptr<emu::Cpu> cpu_;
   std::atomic<bool> kicked_{false};
   bool entry_set_ = false;
+  // Debugger state (set_guest_debug, only while this vCPU is parked outside run()).
+  bool debugging_ = false;       // any KVM_GUESTDBG_* feature on: run() takes run_debugging()
+  bool single_step_ = false;     // KVM_GUESTDBG_SINGLESTEP
+  uint64_t owed_dr6_ = 0;        // an instruction that exited for I/O/MMIO owes this #DB next run()
+  uint64_t resume_rip_ = ~0ULL;  // RF: no instruction breakpoint at this RIP on the next step
 };
 
 class EmuVm final : public VmBackend {

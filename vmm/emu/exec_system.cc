@@ -181,7 +181,10 @@ void Cpu::exec_system(const Insn& in) {
       }
       return;
     }
-    case 0xCC: deliver(3, Event::kSoftware, false, 0); return;
+    case 0xCC:
+      if (debug_.intercept_int3) report_int3();  // a debugger's breakpoint: KVM_EXIT_DEBUG, not #BP
+      deliver(3, Event::kSoftware, false, 0);
+      return;
     case 0xCD: deliver(static_cast<uint8_t>(in.imm), Event::kSoftware, false, 0); return;
     case 0x8C: {  // mov r/m, sreg
       const uint16_t sel = r_.seg[in.opreg()].selector;

@@ -40,7 +40,8 @@ void Cpu::walk(uint64_t lin, Access acc, bool user_access, TlbEntry& e) {
     // Paging off: linear is physical (32-bit protected mode).
     uint64_t phys = lin & 0xFFFFF000ULL;
     PhysPage p = machine_.lookup_page(phys);
-    e = TlbEntry{page, p.host, phys, true, true, false, true, p.read_only};
+    e = TlbEntry{page, p.host, phys, true, true, false, true, p.read_only, nullptr};
+    if (watch_armed_) mark_if_watched(e);
     return;
   }
   if (!(r_.efer & kEferLma)) throw Unsupported{};  // legacy 32-bit paging is out of scope
@@ -77,7 +78,8 @@ void Cpu::walk(uint64_t lin, Access acc, bool user_access, TlbEntry& e) {
       const uint64_t frame_mask = kAddrMask & ~((1ULL << shift) - 1);
       phys = (pte & frame_mask) | (lin & ((1ULL << shift) - 1) & ~0xFFFULL);
       PhysPage p = machine_.lookup_page(phys);
-      e = TlbEntry{page, p.host, phys, us, rw, nx, (pte & kPteD) != 0, p.read_only};
+      e = TlbEntry{page, p.host, phys, us, rw, nx, (pte & kPteD) != 0, p.read_only, nullptr};
+      if (watch_armed_) mark_if_watched(e);
       return;
     }
     table = pte & kAddrMask;
@@ -115,6 +117,13 @@ uint64_t Cpu::read_mem(uint64_t lin, int size, Access acc, bool supervisor) {
     std::memcpy(&v, e.host + (lin & 0xFFF), static_cast<size_t>(size));
     return v;
   }
+  if (e.watched_host != nullptr) {
+    // A page with an armed data breakpoint (debugger only): RAM, taken off the fast path.
+    if (acc != Access::kFetch) note_data_access(lin, size, false);
+    uint64_t v = 0;
+    std::memcpy(&v, e.watched_host + (lin & 0xFFF), static_cast<size_t>(size));
+    return v;
+  }
   if (acc == Access::kFetch) throw Unsupported{};
   return mmio_read(e.phys | (lin & 0xFFF), size);
 }
@@ -132,6 +141,11 @@ void Cpu::write_mem(uint64_t lin, int size, uint64_t value, bool supervisor) {
     std::memcpy(e.host + (lin & 0xFFF), &value, static_cast<size_t>(size));
     return;
   }
+  if (e.watched_host != nullptr && !e.rom) {
+    note_data_access(lin, size, true);
+    std::memcpy(e.watched_host + (lin & 0xFFF), &value, static_cast<size_t>(size));
+    return;
+  }
   // Writes to ROM exit as MMIO, like KVM with a read-only memory slot.
   mmio_write(e.phys | (lin & 0xFFF), size, value);
 }
@@ -141,8 +155,9 @@ size_t Cpu::fetch_window(uint64_t lin, uint8_t* out, size_t max) {
   size_t n = in_page < max ? in_page : max;
   if (n == 0) return 0;
   TlbEntry& e = translate(lin, Access::kFetch, false);
-  if (e.host == nullptr) throw Unsupported{};  // executing from MMIO is not emulated
-  std::memcpy(out, e.host + (lin & 0xFFF), n);
+  uint8_t* host = e.host != nullptr ? e.host : e.watched_host;
+  if (host == nullptr) throw Unsupported{};  // executing from MMIO is not emulated
+  std::memcpy(out, host + (lin & 0xFFF), n);
   return n;
 }
 

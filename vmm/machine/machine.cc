@@ -93,6 +93,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config, Ev
   }
   VcpuRunnerOptions options;
   options.reset_on_triple_fault = config.reset_on_triple_fault;
+  options.debug = hooks.debug;
   for (auto& vcpu : machine->vcpu_backends_) {
     options.run_size = vcpu->run_size();
     machine->runners_.push_back(

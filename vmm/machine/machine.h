@@ -32,6 +32,7 @@ namespace kvpc {
 struct MachineHooks {
   CharBackend* serial_output = nullptr;
   CharBackend* debugcon_output = nullptr;
+  VcpuDebugHook* debug = nullptr;  // the gdb stub (--gdb), handed to every vCPU runner
 };
 
 class Machine final : public PowerControl {
