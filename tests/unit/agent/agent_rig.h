@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "guest-agent/linux/agent.h"
+#include "guest-agent/linux/log.h"
 #include "guest-agent/linux/os_info.h"
 #include "guest-agent/linux/utmp_sessions.h"
 #include "tests/unit/integration/fake_guest.h"
