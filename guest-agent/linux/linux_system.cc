@@ -16,13 +16,25 @@
 namespace kvpc::agent {
 
 LinuxSystem::LinuxSystem(LinuxSystemOptions options)
-    : options_(std::move(options)), utmp_(options_.utmp_path, "/proc", options_.logoff_grace) {}
+    : options_(std::move(options)),
+      utmp_(options_.utmp_path, "/proc", options_.logoff_grace),
+      logind_(options_.system_bus, options_.logoff_grace) {}
 
 std::vector<std::pair<std::string, std::string>> LinuxSystem::os_info() { return linux_os_info(options_.os_info); }
 
-std::vector<Session> LinuxSystem::sessions() { return utmp_.list(); }
+// logind where it runs (newer distributions write no utmp); utmp otherwise (minimal images
+// have no logind). /run/systemd/seats exists exactly when logind has started.
+std::vector<Session> LinuxSystem::sessions() {
+  struct stat st {};
+  if (stat("/run/systemd/seats", &st) == 0) {
+    if (auto sessions = logind_.list()) return *sessions;
+  }
+  return utmp_.list();
+}
 
-uint32_t LinuxSystem::end_session(const Session& session) { return utmp_.end(session); }
+uint32_t LinuxSystem::end_session(const Session& session) {
+  return session.from_logind ? logind_.end(session) : utmp_.end(session);
+}
 
 void LinuxSystem::shutdown(bool forced) { power(false, forced); }
 void LinuxSystem::restart(bool forced) { power(true, forced); }

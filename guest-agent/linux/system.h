@@ -15,6 +15,7 @@ struct Session {
   std::string name;    // the user name, as reported to the host (≤ 31 bytes on the wire)
   std::string id;      // backend id: the utmp line ("pts/0", "ttyS0") or the logind session id
   int leader_pid = 0;  // the session leader (the login shell), 0 if unknown
+  bool from_logind = false;  // listed by systemd-logind (else by utmp)
 };
 
 class System {

@@ -71,7 +71,7 @@ std::vector<Session> UtmpSessions::list() const {
     // A record whose shell is gone (crash, no logout written) is not a session any more.
     if (!alive(record.ut_pid)) continue;
     sessions.push_back(Session{field(record.ut_user, sizeof record.ut_user),
-                               field(record.ut_line, sizeof record.ut_line), record.ut_pid});
+                               field(record.ut_line, sizeof record.ut_line), record.ut_pid, false});
   }
   close(fd);
   return sessions;
