@@ -48,11 +48,10 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,run,tmp,root
 ln -s ../run "$root/var/run"
 chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
-# One link per applet, where busybox itself would install them.
-for applet in $("$busybox" --list-full); do
-  [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
-done
-ln -sf /bin/busybox "$root/init"
+# /init and /bin/sh are all the kernel and rcS need; rcS links every other applet at boot
+# (busybox --install -s), before init starts getty and the agent.
+ln -s /bin/busybox "$root/init"
+ln -s busybox "$root/bin/sh"
 cp "$agent" "$root/usr/sbin/kvpc-agent"
 [ -z "$modules" ] || { mkdir -p "$root/lib/modules"; cp -a "$modules" "$root/lib/modules/"; }
 
@@ -90,6 +89,7 @@ EOF
 
 cat > "$root/etc/init.d/rcS" <<'EOF'
 #!/bin/sh
+/bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
