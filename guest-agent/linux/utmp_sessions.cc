@@ -78,12 +78,19 @@ std::vector<Session> UtmpSessions::list() const {
 }
 
 uint32_t UtmpSessions::end(const Session& session) const {
+  // The whole session only when the record's process leads it (a login shell does: getty and
+  // login call setsid). Otherwise only that process: a stale or forged record must never make
+  // the agent signal someone else's session, let alone its own or init's.
+  std::vector<int> members;
   int sid = getsid(session.leader_pid);
-  if (sid < 0) sid = session.leader_pid;  // gone already: nothing of it to find but the record
-  auto members = session_members(sid);
-  if (std::find(members.begin(), members.end(), session.leader_pid) == members.end() && alive(session.leader_pid)) {
+  if (sid == session.leader_pid && sid != getsid(0)) {
+    members = session_members(sid);
+  } else if (alive(session.leader_pid)) {
+    log_line("logoff: %s: pid %d does not lead a session of its own: signalling it alone", session.name.c_str(),
+             session.leader_pid);
     members.push_back(session.leader_pid);
   }
+  std::erase_if(members, [](int pid) { return pid <= 1 || pid == getpid(); });
   for (int pid : members) {
     kill(pid, SIGHUP);
     kill(pid, SIGCONT);  // a stopped job must run to see its SIGHUP

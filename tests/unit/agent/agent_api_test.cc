@@ -71,11 +71,8 @@ TEST_F(LinuxAgentApi, OsNameAndVersionAreTheLinuxOnes) {
 }
 
 TEST_F(LinuxAgentApi, LogoffEndsTheSessionsThenAnswersNoSuchLogonSession) {
-  pid_t alice = fork();
-  if (alice == 0) {
-    setsid();
-    for (;;) pause();
-  }
+  pid_t alice = testing::spawn_session();
+  ASSERT_GT(alice, 0);
   testing::append_utmp(rig.utmp, USER_PROCESS, alice, "pts/3", "alice");
 
   std::shared_ptr<IVMTask> task;

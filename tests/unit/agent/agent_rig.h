@@ -7,6 +7,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #include <utmp.h>
 
@@ -105,6 +106,26 @@ inline std::string write_temp_file(const std::string& text) {
     ::close(fd);
   }
   return path;
+}
+
+// A login session of real processes: a child that became the leader of its own session (the
+// default SIGHUP action kills it). Returns once setsid() has happened, so the session exists
+// before any utmp record names it.
+inline pid_t spawn_session() {
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    char one = 1;
+    if (::write(ready[1], &one, 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char byte = 0;
+  if (pid > 0 && ::read(ready[0], &byte, 1) != 1) pid = -1;
+  ::close(ready[0]);
+  ::close(ready[1]);
+  return pid;
 }
 
 inline constexpr const char* kDebianOsRelease =

@@ -101,15 +101,7 @@ TEST(LinuxAgentHost, LogoffWithNobodyLoggedOnCompletesNoSuchLogonSession) {
   EXPECT_EQ(observer->events(), (std::vector<std::string>{"ack 0", "complete 0x80070520"}));
 }
 
-// A session of real processes: a leader in its own session (default SIGHUP action: dies).
-pid_t spawn_session() {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setsid();
-    for (;;) pause();
-  }
-  return pid;
-}
+using testing::spawn_session;
 
 TEST(LinuxAgentHost, LogoffEndsRealSessionsFromUtmpAndReportsProgress) {
   AgentRig rig;
@@ -132,6 +124,34 @@ TEST(LinuxAgentHost, LogoffEndsRealSessionsFromUtmpAndReportsProgress) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
   for (const auto& record : testing::read_utmp(rig.utmp)) EXPECT_EQ(record.ut_type, DEAD_PROCESS);
   EXPECT_EQ(rig.services.sessions(), std::vector<std::string>{});  // SESSION_CHANGED reached the host
+}
+
+// A utmp record naming a process that does not lead its own session (stale, forged, or a shell
+// that never called setsid) gets that process signalled alone: never the session it shares with
+// the agent (here: this test process and whoever started it).
+TEST(LinuxAgentHost, RecordOfANonLeaderNeverSignalsTheAgentsSession) {
+  AgentRig rig;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();  // no setsid: it shares our session
+  if (child == 0) {
+    char one = 1;
+    if (write(ready[1], &one, 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  testing::append_utmp(rig.utmp, USER_PROCESS, child, "pts/9", "mallory");
+  testing::append_utmp(rig.utmp, USER_PROCESS, getpid(), "pts/10", "self");
+  rig.connect();
+  auto observer = std::make_shared<RecordingObserver>();
+  ASSERT_EQ(rig.services.begin_operation(GuestOperation::kLogoff, false, observer), S_OK);
+  rig.pump();  // this process is still here: it was never signalled
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP);
+  EXPECT_EQ(observer->events(), (std::vector<std::string>{"ack 2", "progress 1/2 mallory", "progress 2/2 self",
+                                                          "complete 0x00000000"}));
 }
 
 TEST(LinuxAgentHost, RecoversWhenTheHostResetsTheLink) {

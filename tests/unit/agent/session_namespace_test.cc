@@ -37,17 +37,19 @@ std::string check_in_namespace() {
     return std::string("cannot mount a private /proc: ") + strerror(errno);
   }
   // alice: leader + a child in the same session; default SIGHUP action.
+  int ready[2];
+  if (pipe(ready) != 0) return "pipe";
   pid_t alice = fork();
   if (alice == 0) {
     setsid();
     if (fork() == 0) {
+      char one = 1;
+      if (write(ready[1], &one, 1) != 1) _exit(1);
       for (;;) pause();
     }
     for (;;) pause();
   }
   // bob: a leader that ignores SIGHUP.
-  int ready[2];
-  if (pipe(ready) != 0) return "pipe";
   pid_t bob = fork();
   if (bob == 0) {
     setsid();
@@ -56,9 +58,8 @@ std::string check_in_namespace() {
     if (write(ready[1], &one, 1) != 1) _exit(1);
     for (;;) pause();
   }
-  char byte;
-  if (read(ready[0], &byte, 1) != 1) return "bob did not start";
-  usleep(20000);  // alice's child has forked
+  char bytes[2];
+  if (read(ready[0], bytes, 1) != 1 || read(ready[0], bytes + 1, 1) != 1) return "sessions did not start";
 
   AgentRig rig;
   testing::append_utmp(rig.utmp, LOGIN_PROCESS, 0, "ttyS1", "LOGIN");
