@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/io.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,11 +88,12 @@ std::unique_ptr<SysfsPciDevice> SysfsPciDevice::open(const std::string& sysfs_di
 void SysfsPciDevice::open_uio(const std::string& sysfs_dir) {
   const std::string driver_dir = "/sys/bus/pci/drivers/uio_pci_generic";
   if (access(driver_dir.c_str(), F_OK) != 0) {
-    if (fork() == 0) {  // a module build: try to load it (quietly; absent modprobe is fine)
+    pid_t child = fork();
+    if (child == 0) {  // a module build: try to load it (quietly; absent modprobe is fine)
       execl("/sbin/modprobe", "modprobe", "-q", "uio_pci_generic", static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (child > 0) waitpid(child, nullptr, 0);
   }
   if (link_name(sysfs_dir + "/driver") != "uio_pci_generic") {
     write_file(driver_dir + "/new_id", "6b76 4943");
