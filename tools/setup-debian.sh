@@ -20,6 +20,8 @@ packages=(
   qemu-utils                                      # tests: qemu-img checks VHD interoperability
   clang libclang-rt-14-dev                        # fuzz targets: libFuzzer + sanitizers (tools/fuzz.sh)
   seabios                                         # --bios firmware (/usr/share/seabios/bios.bin) and its e2e test
+  dbus-daemon                                     # a private bus for the Linux agent's D-Bus tests
+  busybox-static                                  # tools/build-initramfs.sh: Linux guest images
 )
 # `setup-debian.sh --bench` (tools/bench.sh): what the benchmark suite compares kvpc with (also the SeaBIOS timing of docs/firmware.md).
 if [ "${1:-}" = "--bench" ]; then
