@@ -15,6 +15,9 @@ packages=(
   libspdlog-dev libfmt-dev                        # logging
   libsdl2-dev                                     # --display sdl
   libpng-dev                                      # screenshots
+  zlib1g-dev                                      # gzip-compressed console fonts
+  console-setup-linux                             # the VGA text font (PSF) for direct-boot guests
+  xvfb xauth x11-apps xdotool                     # tests: the SDL window under Xvfb, xwd, typed keys
   libseccomp-dev                                  # syscall filter for vCPU/device threads
   qemu-utils                                      # tests: qemu-img checks VHD interoperability
 )

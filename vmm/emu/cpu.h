@@ -21,6 +21,7 @@
 #include <linux/kvm.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -126,6 +127,8 @@ class Cpu {
     uint8_t* host = nullptr; // host address of the page, nullptr for MMIO
     uint64_t phys = 0;       // physical page address
     bool user = true, writable = true, nx = false, dirty = true, rom = false;
+    std::atomic<uint64_t>* dirty_word = nullptr;  // dirty-logged page: the bit a store sets
+    uint64_t dirty_bit = 0;
   };
   TlbEntry& translate(uint64_t lin, Access acc, bool supervisor);
   void walk(uint64_t lin, Access acc, bool user_access, TlbEntry& entry);
