@@ -98,13 +98,7 @@ void VgaRenderer::render_text(const VgaSnapshot& s, uint64_t now_ms, bool full, 
   const uint32_t cell_h = (r.crtc[crtc::kMaxScanLine] & 0x1F) + 1u;
   const uint32_t cols = frame_.width / cell_w, rows = frame_.height / cell_h;
   // Plane 2 changed: the font may have changed under every cell.
-  for (uint32_t chunk = 0; chunk < kDirtyChunks && !full; ++chunk) {
-    if (s.planes_dirty.test(chunk) && (chunk * kDirtyChunk) % 0x4000 < 0x2000) {
-      // Plane offsets 0x0000-0x1FFF (of each 16 KiB map) hold glyphs; text cells use the
-      // same offsets in planes 0/1, so only a font change in plane 2 forces a full redraw.
-      full = true;
-    }
-  }
+  if (s.font_dirty) full = true;
   if (cells_.size() != size_t{cols} * rows) {
     cells_.assign(size_t{cols} * rows, Cell{});
     full = true;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -90,7 +91,11 @@ void open_window(VmSession& session, const std::shared_ptr<SessionDisplay>& disp
     // The window thread only ever waits for the session's machine mutex, never for the
     // main thread that reports kTurnedOff: joining here cannot deadlock.
     if (state == SessionState::kTurnedOff) shared->stop();
-    else shared->set_state(session_state_name(state));
+    else {
+      std::string name = session_state_name(state);  // "Running" -> "running" for the title
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      shared->set_state(name);
+    }
   });
 }
 

@@ -61,6 +61,7 @@ void VgaDevice::snapshot(VgaSnapshot& out) {
   out.regs = regs_;
   out.planes.assign(planes_.interleaved().begin(), planes_.interleaved().end());
   out.planes_dirty = planes_.dirty();
+  out.font_dirty = planes_.font_dirty();
   planes_.clear_dirty();
   out.dispi_enabled = dispi_.enabled();
   out.dac8 = dispi_.dac8();

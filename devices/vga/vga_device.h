@@ -49,6 +49,7 @@ struct VgaSnapshot {
   vga::VgaRegisters regs;
   std::vector<uint8_t> planes;                     // interleaved, 256 KiB
   std::bitset<vga::kDirtyChunks> planes_dirty;     // plane offsets stored since the last snapshot
+  bool font_dirty = false;                         // plane 2 stored since the last snapshot
   bool dispi_enabled = false;
   bool dac8 = false;
   uint32_t xres = 0, yres = 0, bpp = 0, stride = 0;

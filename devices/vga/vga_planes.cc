@@ -57,12 +57,14 @@ void VgaPlanes::write(const VgaRegisters& regs, uint32_t window_offset, uint8_t 
     if (map_mask & (1u << (address & 3))) {
       memory_[address] = value;
       dirty_.set((address / 4) / kDirtyChunk);
+      if ((address & 3) == 2) font_dirty_ = true;
     }
     return;
   }
   if ((regs.gfx[gfx::kMode] & 0x10) != 0 || (regs.seq[seq::kMemoryMode] & 0x04) == 0) {
-    // Odd/even: even addresses reach planes 0/2, odd ones 1/3.
-    const int plane = static_cast<int>((regs.gfx[gfx::kMisc] & 2) | (address & 1));
+    // Odd/even: even addresses reach plane 0 (characters), odd ones plane 1 (attributes);
+    // the map mask still gates each (a font loader switches odd/even off to reach plane 2).
+    const int plane = static_cast<int>(address & 1);
     if (map_mask & (1u << plane)) {
       const uint32_t offset = (address & ~1u) % kPlaneSize;
       memory_[4 * offset + plane] = value;
@@ -91,6 +93,7 @@ void VgaPlanes::write(const VgaRegisters& regs, uint32_t window_offset, uint8_t 
     case 1:  // the latches as they are
       for (int p = 0; p < 4; ++p) memory_[4 * offset + p] = (map_mask >> p & 1) ? latch_[p] : memory_[4 * offset + p];
       dirty_.set(offset / kDirtyChunk);
+      if (map_mask & 4) font_dirty_ = true;
       return;
     case 2:
       for (int p = 0; p < 4; ++p) data[p] = (value >> p & 1) ? 0xFF : 0x00;
@@ -113,6 +116,7 @@ void VgaPlanes::write(const VgaRegisters& regs, uint32_t window_offset, uint8_t 
     if (map_mask >> p & 1) memory_[4 * offset + p] = d;
   }
   dirty_.set(offset / kDirtyChunk);
+  if (map_mask & 4) font_dirty_ = true;
 }
 
 }  // namespace kvpc::vga

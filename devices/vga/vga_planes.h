@@ -39,11 +39,17 @@ class VgaPlanes {
   void set_plane_byte(int plane, uint32_t offset, uint8_t value) {
     memory_[4 * (offset % kPlaneSize) + (plane & 3)] = value;
     dirty_.set((offset % kPlaneSize) / kDirtyChunk);
+    if ((plane & 3) == 2) font_dirty_ = true;
   }
   const std::vector<uint8_t>& interleaved() const { return memory_; }
 
   const std::bitset<kDirtyChunks>& dirty() const { return dirty_; }
-  void clear_dirty() { dirty_.reset(); }
+  // Plane 2 (the text font) was written: every text cell may look different.
+  bool font_dirty() const { return font_dirty_; }
+  void clear_dirty() {
+    dirty_.reset();
+    font_dirty_ = false;
+  }
 
  private:
   // Maps a window offset to (plane-offset, plane or -1 for "all planes by mask").
@@ -52,6 +58,7 @@ class VgaPlanes {
   std::vector<uint8_t> memory_;
   std::array<uint8_t, 4> latch_{};
   std::bitset<kDirtyChunks> dirty_;
+  bool font_dirty_ = false;
 };
 
 }  // namespace kvpc::vga

@@ -204,10 +204,11 @@ TEST_F(I8042Test, ResetRestoresPowerOnState) {
   command(0xD1);
 
   controller_.reset();
-  send_data(0x00);  // no longer an output-port write
+  EXPECT_EQ(status() & (kStatusOutputFull | kStatusSystemFlag), kStatusSystemFlag) << "the 0x55 is gone";
+  send_data(0x00);  // no longer an output-port write: it goes to the keyboard
 
   EXPECT_EQ(power_.resets(), 0);
-  EXPECT_EQ(status() & (kStatusOutputFull | kStatusSystemFlag), kStatusSystemFlag);
+  EXPECT_EQ(data(), 0xFE) << "the keyboard asks for a resend of the unknown 0x00";
 }
 
 TEST_F(I8042Test, WideAccessOnlyUsesTheByteOnTheControllerPort) {

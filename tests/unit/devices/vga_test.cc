@@ -154,18 +154,20 @@ TEST_F(VgaDeviceTest, PlanarWriteModesUseSetResetLatchesAndBitMask) {
   (void)peek(0xA0010);
   poke(0xA0020, 0x99);
   EXPECT_EQ(vga_.plane_byte(0, 0x20), 0xF0);
-  EXPECT_EQ(vga_.plane_byte(2, 0x20), 0xFF);
+  EXPECT_EQ(vga_.plane_byte(2, 0x20), 0xF0);
+  EXPECT_EQ(vga_.plane_byte(1, 0x20), 0x00);
   // Read mode 1: colour compare against colour 0b0101 on all planes.
   out16(0x3CE, 0x0805);
   out16(0x3CE, 0x0502);
   out16(0x3CE, 0x0F07);
-  EXPECT_EQ(peek(0xA0010), 0x00) << "plane 0 = F0 and plane 1 = 00 never equal 0101 across";
+  // Planes at 0x10: F0 00 F0 00, so the upper four pixels have colour 0101.
+  EXPECT_EQ(peek(0xA0010), 0xF0);
   // Map mask: only plane 3 written.
   out16(0x3CE, 0x0005);
   out16(0x3C4, 0x0802);
   poke(0xA0030, 0x77);
   EXPECT_EQ(vga_.plane_byte(3, 0x30), 0x77);
-  EXPECT_EQ(vga_.plane_byte(0, 0x30), 0x00);
+  EXPECT_EQ(vga_.plane_byte(0, 0x30), ' ') << "plane 0 keeps the power-on space";
 }
 
 TEST_F(VgaDeviceTest, DispiIdentifiesAndSetsAMode) {

@@ -10,10 +10,11 @@
 namespace kvpc {
 namespace {
 
-// A font whose glyph g has row r = (g + r) | 0x81 (left and right column always set).
+// A font whose glyph g has row r = (g + r) | 0x81 (left and right column always set);
+// glyph 0 is blank.
 vga::VgaFont test_font() {
   vga::VgaFont font;
-  for (int g = 0; g < 256; ++g) {
+  for (int g = 1; g < 256; ++g) {
     for (int r = 0; r < 16; ++r) font.glyphs[g][r] = static_cast<uint8_t>((g + r) | 0x81);
   }
   return font;
@@ -33,7 +34,9 @@ uint32_t ega(int c) {
 
 class RendererTest : public ::testing::Test {
  protected:
-  RendererTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, test_font()) {}
+  RendererTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, test_font()) {
+    out16(0x3D4, 0x2D0A);  // cursor off (CR0A bit 5) unless a test turns it on
+  }
   void poke(uint64_t address, uint8_t value) {
     vga_.legacy_window().write(address - 0xA0000, std::span<const uint8_t>(&value, 1));
   }
@@ -107,11 +110,12 @@ TEST_F(RendererTest, CursorFollowsCrtcPositionAndShape) {
   out16(0x3D4, 0x510F);  // cursor at cell 81: row 1, column 1
   out16(0x3D4, 0x0E0A);
   out16(0x3D4, 0x0F0B);  // scan lines 14-15
+  poke(0xB8000 + 2 * 81, 0x00);  // the blank glyph under the cursor
   render(0);
   const Frame& f = renderer_.frame();
   EXPECT_EQ(f.pixel(9 + 4, 16 + 14), ega(7));
   EXPECT_EQ(f.pixel(9 + 4, 16 + 15), ega(7));
-  EXPECT_EQ(f.pixel(9 + 4, 16 + 13), ega(0)) << "the space glyph's row is background";
+  EXPECT_EQ(f.pixel(9 + 4, 16 + 13), ega(0)) << "above the cursor: the blank glyph's background";
   render(300);  // cursor blink off phase
   EXPECT_EQ(renderer_.frame().pixel(9 + 4, 16 + 14), ega(0));
   out16(0x3D4, 0x2E0A);  // bit 5: cursor disabled
@@ -134,7 +138,7 @@ TEST_F(RendererTest, OnlyChangedCellsAreRedrawn) {
   damage = render();
   EXPECT_EQ(damage.first, 0u);
   EXPECT_EQ(damage.last, 400u);
-  EXPECT_EQ(renderer_.frame().pixel(500, 390), 0xFF0000u) << "black (DAC 0) is now red";
+  EXPECT_EQ(renderer_.frame().pixel(9 * 55 + 8, 390), 0xFF0000u) << "black (DAC 0) is now red (9th column: background)";
 }
 
 TEST_F(RendererTest, ClearedPaletteAddressSourceBlanksTheScreen) {
@@ -146,6 +150,7 @@ TEST_F(RendererTest, ClearedPaletteAddressSourceBlanksTheScreen) {
 
 TEST_F(RendererTest, Mode13hUsesTheDacAndTracksDirtyRows) {
   out16(0x3C4, 0x0E04);
+  out16(0x3C4, 0x0F02);  // all planes
   out16(0x3C4, 0x0101);  // 8-dot clock
   out16(0x3CE, 0x4005);
   out16(0x3CE, 0x0506);
