@@ -155,13 +155,16 @@ Frame read_xwd(const std::vector<uint8_t>& b) {
   const uint32_t header = be32(0), width = be32(16), height = be32(20), byte_order = be32(28), bpp = be32(44);
   const uint32_t line = be32(48), colours = be32(76);
   const size_t data = size_t{header} + size_t{colours} * 12;
-  if (bpp != 32 || width == 0 || height == 0 || data + size_t{line} * height > b.size()) return f;
+  const uint32_t bytes_pp = bpp / 8;  // Xvfb at depth 24 dumps 24 (packed) or 32 bits per pixel
+  if ((bpp != 24 && bpp != 32) || width == 0 || height == 0 || data + size_t{line} * height > b.size()) return f;
   f.resize(width, height);
   for (uint32_t y = 0; y < height; ++y) {
     for (uint32_t x = 0; x < width; ++x) {
-      const uint8_t* p = &b[data + size_t{y} * line + size_t{x} * 4];
-      const uint32_t v = byte_order == 0 ? (p[0] | p[1] << 8 | p[2] << 16 | uint32_t{p[3]} << 24)
-                                         : (uint32_t{p[0]} << 24 | p[1] << 16 | p[2] << 8 | p[3]);
+      const uint8_t* p = &b[data + size_t{y} * line + size_t{x} * bytes_pp];
+      uint32_t v = 0;
+      for (uint32_t i = 0; i < bytes_pp; ++i) {
+        v |= byte_order == 0 ? uint32_t{p[i]} << (8 * i) : uint32_t{p[i]} << (8 * (bytes_pp - 1 - i));
+      }
       uint8_t* out = f.row(y) + size_t{x} * 4;
       out[0] = static_cast<uint8_t>(v >> 16);
       out[1] = static_cast<uint8_t>(v >> 8);
