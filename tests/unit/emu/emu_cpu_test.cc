@@ -44,7 +44,9 @@ class Guest {
     auto m = GuestMemory::create_pc(64ULL << 20);
     EXPECT_TRUE(m.ok());
     mem_ = std::move(m.value());
-    if (dirty_logged_gpa != 0) EXPECT_TRUE(mem_.add_device_region("fb", dirty_logged_gpa, 1 << 20, true).ok());
+    if (dirty_logged_gpa != 0) {
+      EXPECT_TRUE(mem_.add_device_region("fb", dirty_logged_gpa, 1 << 20, true).ok());
+    }
     if (long_mode) build_long_mode_tables();
     build_gdt();
     EXPECT_TRUE(vm_.map_memory(mem_).ok());
