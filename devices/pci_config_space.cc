@@ -51,7 +51,8 @@ bool PciConfigSpace::define_bar(int index, PciBarKind kind, uint32_t size) {
   uint32_t minimum = kind == PciBarKind::kIo ? 4 : 16;
   if (!std::has_single_bit(size) || size < minimum) return false;
   bar_size_[index] = size;
-  uint32_t type_bits = kind == PciBarKind::kIo ? 0x1 : 0x0;  // memory: 32-bit, not prefetchable
+  // I/O: bit 0; memory: 32-bit, bit 3 = prefetchable (a framebuffer).
+  uint32_t type_bits = kind == PciBarKind::kIo ? 0x1 : kind == PciBarKind::kMemory32Prefetchable ? 0x8 : 0x0;
   uint32_t mask = ~(size - 1);
   for (uint32_t i = 0; i < 4; ++i) {
     bytes_[offset + i] = static_cast<uint8_t>(type_bits >> (8 * i));

@@ -50,7 +50,7 @@ struct PciIdentity {
   uint8_t interrupt_pin = 0;  // 0 none, 1 INTA# .. 4 INTD#
 };
 
-enum class PciBarKind { kIo, kMemory32 };
+enum class PciBarKind { kIo, kMemory32, kMemory32Prefetchable };
 
 class PciConfigSpace {
  public:

@@ -39,6 +39,8 @@ KVPC64_IMAGE 0x100000, builtin_start, kernel_stack_top
 %include "pci.inc"
 %include "sessions.inc"
 %include "agent.inc"
+%include "vga.inc"
+%include "kbd.inc"
 
 %ifdef KVPC_MAP
 [map all builtin_guest.map]
@@ -77,6 +79,7 @@ command_table:
     COMMAND "agent",       "agent",       "integration agent state",                cmd_agent
     COMMAND "agentreset",  "agentreset",  "reset the agent's link and re-attach",   cmd_agentreset
     COMMAND "date",        "date",        "host time from the last time sync",      cmd_date
+    COMMAND "vga",         "vga text|vbe", "draw the display test pattern",          cmd_vga
     COMMAND_TABLE_END
 
 section .text
@@ -100,6 +103,7 @@ builtin_start:
     lea rsi, [command_execute]
     call console_set_line_handler
     call serial_rx_enable
+    call keyboard_init          ; PS/2 keys feed the same line editor (IRQ 1)
     PROGRESS PROGRESS_SERIAL
 
     CONSOLE_PUTS `kvpc built-in guest `

@@ -1,4 +1,5 @@
 // `kvpc run`: boot a guest and stay with it until it ends.
+#include <cstdlib>
 #include <grp.h>
 #include <pwd.h>
 
@@ -27,6 +28,7 @@ struct RunFlags {
   std::string on_triple_fault = "stop";
   std::string accel = "kvm";
   bool headless = false;
+  std::string display = "auto", vga_font;
   bool quiet = false;
   std::vector<std::string> allow_users, allow_groups;
   std::vector<std::string> disks;  // --disk (tools/disk_flags.h)
@@ -75,6 +77,17 @@ Result<MachineConfig> to_config(const RunFlags& flags) {
   if (flags.on_triple_fault == "reset") config.reset_on_triple_fault = true;
   else if (flags.on_triple_fault != "stop") return make_error("--on-triple-fault takes stop or reset");
   if (auto status = apply_disk_flags(flags.disks, flags.boot, config); !status) return status.error();
+  // --display: sdl, none, or auto (sdl when a display server is there); --headless = none.
+  if (flags.display != "sdl" && flags.display != "none" && flags.display != "auto") {
+    return make_error(fmt::format("--display {}: use sdl or none", flags.display));
+  }
+  const bool have_display = getenv("DISPLAY") != nullptr || getenv("WAYLAND_DISPLAY") != nullptr;
+  if (flags.headless && flags.display == "sdl") return make_error("--headless and --display sdl exclude each other");
+  if (flags.display == "sdl" && !have_display) {
+    return make_error("--display sdl needs a display server: neither $DISPLAY nor $WAYLAND_DISPLAY is set");
+  }
+  config.display = flags.headless ? "none" : flags.display == "auto" ? (have_display ? "sdl" : "none") : flags.display;
+  config.vga_font = flags.vga_font;
   return config;
 }
 
@@ -126,6 +139,14 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_flag("--gdb-wait", flags->gdb_wait, "With --gdb: hold the guest before its first instruction until gdb "
                                                "connects and continues");
   run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
+  run->add_flag("--headless", flags->headless, "No display window (same as --display none)");
+  run->add_option("--display", flags->display,
+                  "Screen: sdl (a window; Ctrl+Alt+G grabs input, closing asks the guest to shut down, a second "
+                  "close stops it) or none (headless; `kvpc screenshot` still works). Default: sdl when $DISPLAY "
+                  "or $WAYLAND_DISPLAY is set, else none");
+  run->add_option("--vga-font", flags->vga_font,
+                  "PSF console font (PSF1/PSF2, .gz ok, 8 pixels wide) preloaded as the VGA text font for guests "
+                  "without a VGA BIOS (default /usr/share/consolefonts/Uni2-VGA16.psf.gz)");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
   run->callback([flags, &action] {
     action = [flags] {

@@ -17,5 +17,6 @@ void add_pause_resume_commands(CLI::App& app, CommandAction& action);
 void add_guest_operation_commands(CLI::App& app, CommandAction& action);
 void add_guest_info_commands(CLI::App& app, CommandAction& action);
 void add_disk_command(CLI::App& app, CommandAction& action);
+void add_screenshot_command(CLI::App& app, CommandAction& action);
 
 }  // namespace kvpc

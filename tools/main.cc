@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   kvpc::add_guest_operation_commands(app, action);
   kvpc::add_guest_info_commands(app, action);
   kvpc::add_disk_command(app, action);
+  kvpc::add_screenshot_command(app, action);
   // CLI11 reports an unknown verb as "A subcommand is required"; say what was wrong instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -16,6 +16,9 @@ packages=(
   libspdlog-dev libfmt-dev                        # logging
   libsdl2-dev                                     # --display sdl
   libpng-dev                                      # screenshots
+  zlib1g-dev                                      # gzip-compressed console fonts
+  console-setup-linux                             # the VGA text font (PSF) for direct-boot guests
+  xvfb xauth x11-apps x11-utils xdotool           # tests: the SDL window under Xvfb, xwd/xprop, typed keys
   libseccomp-dev                                  # syscall filter for vCPU/device threads
   qemu-utils                                      # tests: qemu-img checks VHD interoperability
   clang libclang-rt-14-dev                        # fuzz targets: libFuzzer + sanitizers (tools/fuzz.sh)

@@ -47,7 +47,8 @@ Result<GuestMemory> GuestMemory::create_pc(uint64_t ram_bytes) {
   }
   GuestMemory memory;
   uint64_t low = std::min(ram_bytes, kPciHoleStart);
-  if (auto r = memory.add_region("ram-low", 0, low, false); !r) return r.error();
+  if (auto r = memory.add_region("ram-low", 0, kVgaWindowStart, false); !r) return r.error();
+  if (auto r = memory.add_region("ram-low-upper", kVgaWindowEnd, low - kVgaWindowEnd, false); !r) return r.error();
   if (ram_bytes > low) {
     if (auto r = memory.add_region("ram-high", k4GiB, ram_bytes - low, false); !r) return r.error();
   }
@@ -90,6 +91,26 @@ Result<std::span<uint8_t>> GuestMemory::add_region(std::string name, uint64_t gp
   return make_error("internal error: region vanished");
 }
 
+Result<std::span<uint8_t>> GuestMemory::add_device_region(std::string name, uint64_t gpa, uint64_t size,
+                                                          bool log_dirty) {
+  auto added = add_region(std::move(name), gpa, size, false);
+  if (!added) return added;
+  for (auto& region : regions_) {
+    if (region.gpa == gpa) {
+      region.device = true;
+      region.log_dirty = log_dirty;
+    }
+  }
+  return added;
+}
+
+const MemoryRegion* GuestMemory::region_at(uint64_t gpa) const {
+  for (const auto& region : regions_) {
+    if (region.gpa == gpa) return &region;
+  }
+  return nullptr;
+}
+
 const MemoryRegion* GuestMemory::find(uint64_t gpa, uint64_t len) const {
   if (gpa + len < gpa) return nullptr;
   for (const auto& region : regions_) {
@@ -126,15 +147,24 @@ bool GuestMemory::write(uint64_t gpa, std::span<const uint8_t> in, bool allow_ro
 uint64_t GuestMemory::ram_bytes() const {
   uint64_t total = 0;
   for (const auto& region : regions_) {
-    if (!region.read_only) total += region.size;
+    if (!region.read_only && !region.device) total += region.size;
   }
+  // A PC with 64 MiB says 64 MiB although the VGA window is carved out of its low RAM;
+  // count the hole when RAM surrounds it, so the size guests are told matches --mem.
+  bool ram_below = false, ram_above = false;
+  for (const auto& region : regions_) {
+    if (region.read_only || region.device) continue;
+    if (region.gpa + region.size == kVgaWindowStart) ram_below = true;
+    if (region.gpa == kVgaWindowEnd) ram_above = true;
+  }
+  if (ram_below && ram_above) total += kVgaWindowEnd - kVgaWindowStart;
   return total;
 }
 
 std::vector<E820Entry> GuestMemory::e820() const {
   std::vector<E820Entry> map;
   for (const auto& region : regions_) {
-    if (region.read_only) continue;
+    if (region.read_only || region.device) continue;
     uint64_t start = region.gpa;
     uint64_t end = region.gpa + region.size;
     // The legacy window 640 KiB..1 MiB holds VGA memory and BIOS ROM images.

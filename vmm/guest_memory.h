@@ -28,6 +28,10 @@ struct MemoryRegion {
   uint8_t* host = nullptr;  // owned by GuestMemory (munmap in the destructor)
   bool read_only = false;
   uint32_t slot = 0;  // KVM memory slot number
+  // Device memory (a framebuffer in a PCI BAR): not RAM, so not in e820() or ram_bytes().
+  bool device = false;
+  // The accelerator records which 4 KiB pages the guest wrote (VmBackend::fetch_dirty_log).
+  bool log_dirty = false;
 };
 
 // One entry of the BIOS-style memory map given to guests (Multiboot mmap, e820).
@@ -53,11 +57,20 @@ class GuestMemory {
   GuestMemory(GuestMemory&& other) noexcept;
   GuestMemory& operator=(GuestMemory&& other) noexcept;
 
-  // The standard PC layout: RAM from 0 up to min(ram_bytes, 3 GiB), the rest above 4 GiB.
+  // The standard PC layout: RAM from 0 up to min(ram_bytes, 3 GiB), the rest above 4 GiB,
+  // with a hole at 0xA0000-0xBFFFF: the VGA memory window is a device (MMIO), never RAM.
+  static constexpr uint64_t kVgaWindowStart = 0xA0000;
+  static constexpr uint64_t kVgaWindowEnd = 0xC0000;
   static Result<GuestMemory> create_pc(uint64_t ram_bytes);
 
   // Adds an anonymous region. Rejects zero size, overflow, overlap and unaligned (4 KiB) bounds.
   Result<std::span<uint8_t>> add_region(std::string name, uint64_t gpa, uint64_t size, bool read_only);
+
+  // A device-memory region (see MemoryRegion::device), e.g. a linear framebuffer, with
+  // optional dirty-page logging. Same checks as add_region.
+  Result<std::span<uint8_t>> add_device_region(std::string name, uint64_t gpa, uint64_t size, bool log_dirty);
+  // The region that starts at `gpa`, or nullptr.
+  const MemoryRegion* region_at(uint64_t gpa) const;
 
   // Checked host view of [gpa, gpa+len) if it lies entirely inside one region.
   std::optional<std::span<uint8_t>> span(uint64_t gpa, uint64_t len) const;
@@ -79,7 +92,7 @@ class GuestMemory {
   }
 
   const std::vector<MemoryRegion>& regions() const { return regions_; }
-  // Total bytes of RAM (not ROM).
+  // Total bytes of RAM (not ROM, not device memory), the VGA window hole counted as RAM.
   uint64_t ram_bytes() const;
   // RAM as the guest's memory map describes it: low RAM split around the legacy
   // 640 KiB..1 MiB window (reserved), plus RAM above 4 GiB.

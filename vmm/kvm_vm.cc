@@ -81,6 +81,7 @@ Status KvmVm::map_memory(const GuestMemory& memory) {
     kvm_userspace_memory_region slot{};
     slot.slot = region.slot;
     slot.flags = region.read_only ? KVM_MEM_READONLY : 0;
+    if (region.log_dirty) slot.flags |= KVM_MEM_LOG_DIRTY_PAGES;
     slot.guest_phys_addr = region.gpa;
     slot.memory_size = region.size;
     slot.userspace_addr = reinterpret_cast<uint64_t>(region.host);
@@ -89,6 +90,18 @@ Status KvmVm::map_memory(const GuestMemory& memory) {
                                     region.gpa, region.size, strerror(errno)));
     }
   }
+  return ok_status();
+}
+
+Status KvmVm::fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) {
+  if (!region.log_dirty) return make_error(fmt::format("memory region '{}' has no dirty log", region.name));
+  const uint64_t pages = region.size / 4096;
+  if (bitmap.size() < (pages + 63) / 64) return make_error("dirty bitmap too small for the region");
+  kvm_dirty_log log{};
+  log.slot = region.slot;
+  // KVM fills ceil(pages / 64) 64-bit words, the size checked above.
+  log.dirty_bitmap = bitmap.data();
+  if (ioctl(vm_fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) return ioctl_error("KVM_GET_DIRTY_LOG", errno);
   return ok_status();
 }
 

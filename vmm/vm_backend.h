@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "vmm/guest_memory.h"
@@ -26,6 +27,12 @@ class VmBackend {
   virtual std::string_view accelerator() const = 0;  // "kvm" or "emu"
   virtual Status map_memory(const GuestMemory& memory) = 0;
   virtual Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t index) = 0;
+
+  // Which 4 KiB pages of `region` (one added with log_dirty, mapped by map_memory) the guest
+  // wrote since the previous call: bit i of `bitmap` (word i / 64, bit i % 64) is page i.
+  // Clears the log. `bitmap` must hold (pages + 63) / 64 words. Safe from any thread while
+  // vCPUs run (KVM: KVM_GET_DIRTY_LOG; emu: an atomic bitmap its store path marks).
+  virtual Status fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) = 0;
 
   // Drives interrupt line `gsi` of the interrupt controller (PIC pins 0-15, IOAPIC 0-23).
   virtual void set_irq(uint32_t gsi, bool asserted) = 0;

@@ -21,6 +21,7 @@
 #include <linux/kvm.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -159,6 +160,8 @@ class Cpu {
     // RAM page holding an armed data breakpoint: `host` is nullptr so every access leaves
     // the fast path, and the slow path uses this pointer after noting the access.
     uint8_t* watched_host = nullptr;
+    std::atomic<uint64_t>* dirty_word = nullptr;  // dirty-logged page: the bit a store sets
+    uint64_t dirty_bit = 0;
   };
   TlbEntry& translate(uint64_t lin, Access acc, bool supervisor);
   void walk(uint64_t lin, Access acc, bool user_access, TlbEntry& entry);

@@ -71,6 +71,15 @@ Status EmuVm::map_memory(const GuestMemory& memory) {
   return ok_status();
 }
 
+Status EmuVm::fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) {
+  if (!region.log_dirty) return make_error(fmt::format("memory region '{}' has no dirty log", region.name));
+  if (bitmap.size() < (region.size / 4096 + 63) / 64) return make_error("dirty bitmap too small for the region");
+  if (!machine_->fetch_dirty_log(region, bitmap)) {
+    return make_error(fmt::format("emu: memory region '{}' was not mapped", region.name));
+  }
+  return ok_status();
+}
+
 Result<std::unique_ptr<VcpuBackend>> EmuVm::create_vcpu(uint32_t index) {
   void* mem = mmap(nullptr, EmuVcpu::kRunSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {

@@ -83,6 +83,7 @@ class EmuVm final : public VmBackend {
 
   std::string_view accelerator() const override { return "emu"; }
   Status map_memory(const GuestMemory& memory) override;
+  Status fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) override;
   Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t index) override;
   void set_irq(uint32_t gsi, bool asserted) override;
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,

@@ -8,7 +8,10 @@
 // immutable; the PIC is internally locked; wake() may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <memory>
+#include <span>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -32,18 +35,27 @@ struct IoEventFd {
 struct PhysPage {
   uint8_t* host = nullptr;  // nullptr: not RAM/ROM (MMIO)
   bool read_only = false;
+  // For pages of a dirty-logged region: the bitmap word and bit a store must set.
+  std::atomic<uint64_t>* dirty_word = nullptr;
+  uint64_t dirty_bit = 0;
 };
 
 class Machine {
  public:
   Machine();
 
-  void set_memory(const GuestMemory* memory) { memory_ = memory; }
+  // Also allocates a dirty bitmap for every region with log_dirty.
+  void set_memory(const GuestMemory* memory);
   const GuestMemory* memory() const { return memory_; }
   PicPair& pic() { return pic_; }
 
   // Host view of the 4 KiB page at `page_gpa` (4 KiB aligned).
   PhysPage lookup_page(uint64_t page_gpa) const;
+
+  // Moves the pages written since the last call into `out` and clears them (exchange per
+  // word, so a store racing with the fetch lands in this fetch or the next, never lost).
+  // False when `region` has no bitmap.
+  bool fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> out);
 
   void add_ioeventfd(const IoEventFd& e) { ioeventfds_.push_back(e); }
   // True (and the eventfd signalled) when a registered ioeventfd matches this write.
@@ -59,6 +71,12 @@ class Machine {
 
  private:
   const GuestMemory* memory_ = nullptr;
+  struct DirtyLog {
+    uint64_t gpa = 0;
+    uint64_t size = 0;
+    std::unique_ptr<std::atomic<uint64_t>[]> bits;
+  };
+  std::vector<DirtyLog> dirty_logs_;  // built by set_memory, then immutable (contents atomic)
   PicPair pic_;
   std::vector<IoEventFd> ioeventfds_;
   std::mutex wake_mutex_;

@@ -40,7 +40,7 @@ void Cpu::walk(uint64_t lin, Access acc, bool user_access, TlbEntry& e) {
     // Paging off: linear is physical (32-bit protected mode).
     uint64_t phys = lin & 0xFFFFF000ULL;
     PhysPage p = machine_.lookup_page(phys);
-    e = TlbEntry{page, p.host, phys, true, true, false, true, p.read_only, nullptr};
+    e = TlbEntry{page, p.host, phys, true, true, false, true, p.read_only, nullptr, p.dirty_word, p.dirty_bit};
     if (watch_armed_) mark_if_watched(e);
     return;
   }
@@ -78,7 +78,7 @@ void Cpu::walk(uint64_t lin, Access acc, bool user_access, TlbEntry& e) {
       const uint64_t frame_mask = kAddrMask & ~((1ULL << shift) - 1);
       phys = (pte & frame_mask) | (lin & ((1ULL << shift) - 1) & ~0xFFFULL);
       PhysPage p = machine_.lookup_page(phys);
-      e = TlbEntry{page, p.host, phys, us, rw, nx, (pte & kPteD) != 0, p.read_only, nullptr};
+      e = TlbEntry{page, p.host, phys, us, rw, nx, (pte & kPteD) != 0, p.read_only, nullptr, p.dirty_word, p.dirty_bit};
       if (watch_armed_) mark_if_watched(e);
       return;
     }
@@ -139,11 +139,14 @@ void Cpu::write_mem(uint64_t lin, int size, uint64_t value, bool supervisor) {
   TlbEntry& e = translate(lin, Access::kWrite, supervisor);
   if (e.host != nullptr && !e.rom) {
     std::memcpy(e.host + (lin & 0xFFF), &value, static_cast<size_t>(size));
+    // A framebuffer page: tell the display what changed (KVM's dirty log, in software).
+    if (e.dirty_word != nullptr) e.dirty_word->fetch_or(e.dirty_bit, std::memory_order_relaxed);
     return;
   }
   if (e.watched_host != nullptr && !e.rom) {
     note_data_access(lin, size, true);
     std::memcpy(e.watched_host + (lin & 0xFFF), &value, static_cast<size_t>(size));
+    if (e.dirty_word != nullptr) e.dirty_word->fetch_or(e.dirty_bit, std::memory_order_relaxed);
     return;
   }
   // Writes to ROM exit as MMIO, like KVM with a read-only memory slot.

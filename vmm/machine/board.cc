@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace kvpc {
 
@@ -16,13 +17,31 @@ Result<std::unique_ptr<CharBackend>> open_output(const std::string& spec, const 
   return std::move(backend).value();
 }
 
+// The console font for plane 2: an explicit --vga-font must load; the default may be missing
+// (a machine without console-setup-linux), which leaves plane 2 blank until a VGA BIOS runs.
+Result<std::optional<vga::VgaFont>> load_vga_font(const MachineConfig& config) {
+  const std::string path = config.vga_font.empty() ? vga::kDefaultFontPath : config.vga_font;
+  auto font = vga::load_psf_file(path);
+  if (font) return std::optional<vga::VgaFont>(std::move(font).value());
+  if (!config.vga_font.empty()) return make_error(fmt::format("--vga-font: {}", font.error().message));
+  spdlog::warn("VGA text will be invisible until a VGA BIOS loads a font: {} (install console-setup-linux)",
+               font.error().message);
+  return std::optional<vga::VgaFont>();
+}
+
 }  // namespace
+
+Status Board::add_device_memory(GuestMemory& memory) {
+  auto framebuffer = memory.add_device_region("vga-framebuffer", BoardPorts::kVgaFramebuffer,
+                                              VgaDevice::kFramebufferBytes, /*log_dirty=*/true);
+  if (!framebuffer) return framebuffer.error();
+  return ok_status();
+}
 
 Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBackend& backend,
                                              const GuestMemory& memory, PioBus& pio, MmioBus& mmio,
                                              PowerControl& power, CharBackend* serial_override,
                                              CharBackend* debugcon_override) {
-  (void)mmio;  // no MMIO devices on the base board yet; the integration device brings BARs
   auto board = std::unique_ptr<Board>(new Board());
   CharBackend* serial = serial_override;
   if (serial == nullptr) {
@@ -43,7 +62,9 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   board->com1_ = std::make_unique<Uart16550>("com1", *serial, *board->com1_irq_);
   board->debugcon_ = std::make_unique<Debugcon>(*debugcon);
   board->debug_exit_ = std::make_unique<DebugExit>(power);
-  board->i8042_ = std::make_unique<I8042>(power);
+  board->keyboard_irq_ = std::make_unique<GsiIrqLine>(backend, BoardPorts::kKeyboardIrq);
+  board->mouse_irq_ = std::make_unique<GsiIrqLine>(backend, BoardPorts::kMouseIrq);
+  board->i8042_ = std::make_unique<I8042>(power, board->keyboard_irq_.get(), board->mouse_irq_.get());
   board->port_a_ = std::make_unique<SystemControlPortA>(power);
   const auto start = std::chrono::steady_clock::now();
   board->post_ = std::make_unique<PostPort>([start] {
@@ -83,6 +104,24 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   }
   board->services_ = std::make_unique<HostServices>(*board->integration_);
 
+  // VGA: legacy ports and window, DISPI ports, PCI function with framebuffer and MMIO BARs.
+  auto font = load_vga_font(config);
+  if (!font) return font.error();
+  auto framebuffer = memory.span(BoardPorts::kVgaFramebuffer, VgaDevice::kFramebufferBytes);
+  if (!framebuffer) return make_error("VGA framebuffer memory is missing (Board::add_device_memory not called)");
+  board->vga_ = std::make_unique<VgaDevice>(*framebuffer, *font);
+  board->vga_->config().set_bar_address(0, static_cast<uint32_t>(BoardPorts::kVgaFramebuffer));
+  board->vga_->config().set_bar_address(2, static_cast<uint32_t>(BoardPorts::kVgaMmio));
+  board->vga_->config().set_command(pci::kCommandIo | pci::kCommandMemory);
+  if (!board->pci_->attach(BoardPorts::kVgaSlot, *board->vga_)) return make_error("PCI slot for the VGA is taken");
+  if (auto status = mmio.add(&board->vga_->legacy_window(), VgaDevice::kLegacyWindow, VgaDevice::kLegacyWindowBytes);
+      !status) {
+    return make_error(fmt::format("VGA window: {}", status.error().message));
+  }
+  if (auto status = mmio.add(board->vga_->bar_device(2), BoardPorts::kVgaMmio, VgaDevice::kMmioBarBytes); !status) {
+    return make_error(fmt::format("VGA MMIO BAR: {}", status.error().message));
+  }
+
   struct Placement {
     IoDevice* device;
     uint16_t port;
@@ -99,6 +138,8 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
       {board->acpi_pm_.get(), BoardPorts::kAcpiPmControl, static_cast<uint32_t>(AcpiPmControl::kPortCount)},
       {board->pci_.get(), PciHostBridge::kBasePort, PciHostBridge::kPortCount},
       {board->integration_->bar_device(0), BoardPorts::kIntegrationBar0, proto::kBar0Size},
+      {&board->vga_->vga_ports(), vga::kPortBase, vga::kPortCount},
+      {&board->vga_->dispi_ports(), vga::dispi::kIndexPort, vga::dispi::kPortCount},
   };
   for (const auto& placement : placements) {
     if (auto status = pio.add(placement.device, placement.port, placement.length); !status) return status.error();

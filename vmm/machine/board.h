@@ -16,6 +16,7 @@
 #include "devices/post_port.h"
 #include "devices/system_control_port_a.h"
 #include "devices/uart16550.h"
+#include "devices/vga/vga_device.h"
 #include "integration/host_services.h"
 #include "integration/integration_device.h"
 #include "vmm/machine/board_disks.h"
@@ -33,6 +34,8 @@ namespace kvpc {
 struct BoardPorts {
   static constexpr uint16_t kCom1 = 0x3F8;
   static constexpr uint32_t kCom1Irq = 4;
+  static constexpr uint32_t kKeyboardIrq = 1;  // i8042 keyboard
+  static constexpr uint32_t kMouseIrq = 12;    // i8042 aux port (PS/2 mouse)
   static constexpr uint16_t kDebugcon = 0xE9;
   static constexpr uint16_t kDebugExit = 0x501;
   static constexpr uint16_t kPost = 0x80;
@@ -45,6 +48,11 @@ struct BoardPorts {
   static constexpr int kIntegrationSlot = 2;
   static constexpr uint16_t kIntegrationBar0 = 0xC000;
   static constexpr uint32_t kIntegrationIrq = 10;
+  // The VGA (PCI 00:03.0, 1234:1111): framebuffer BAR0 and register BAR2 at fixed addresses
+  // in the PCI MMIO window (kvpc does not follow a guest moving BARs; docs/display.md).
+  static constexpr int kVgaSlot = 3;
+  static constexpr uint64_t kVgaFramebuffer = 0xFD000000;
+  static constexpr uint64_t kVgaMmio = 0xFEBFF000;
 };
 
 class Board {
@@ -61,6 +69,10 @@ class Board {
                                                PowerControl& power, CharBackend* serial_override,
                                                CharBackend* debugcon_override);
 
+  // Adds the memory the board's devices keep in guest-physical space (the VGA framebuffer).
+  // Called by the Machine before the accelerator maps memory, i.e. before create().
+  static Status add_device_memory(GuestMemory& memory);
+
   // Host services start taking guest messages on `loop` (call once, before the vCPUs run)
   // and stop when the machine stops: operations in flight then end with VM_E_VM_NOT_RUNNING.
   // The disks' worker threads and the PC platform timer (PIT/RTC) start and stop with them.
@@ -73,6 +85,8 @@ class Board {
   HostServices& services() { return *services_; }
   BoardDisks& disks() { return *disks_; }
   PcPlatform& platform() { return *platform_; }
+  VgaDevice& vga() { return *vga_; }
+  I8042& i8042() { return *i8042_; }
 
  private:
   Board() = default;
@@ -83,6 +97,8 @@ class Board {
   std::unique_ptr<Uart16550> com1_;
   std::unique_ptr<Debugcon> debugcon_;
   std::unique_ptr<DebugExit> debug_exit_;
+  std::unique_ptr<GsiIrqLine> keyboard_irq_;
+  std::unique_ptr<GsiIrqLine> mouse_irq_;
   std::unique_ptr<I8042> i8042_;
   std::unique_ptr<SystemControlPortA> port_a_;
   std::unique_ptr<PostPort> post_;
@@ -93,6 +109,7 @@ class Board {
   std::unique_ptr<IntegrationDevice> integration_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<BoardDisks> disks_;  // --disk: virtio-blk functions (board_disks.h)
+  std::unique_ptr<VgaDevice> vga_;
 };
 
 }  // namespace kvpc

@@ -71,6 +71,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config, Ev
 
   CpuEntryState entry;
   if (auto status = machine->load_boot_image(entry); !status) return status.error();
+  if (auto status = Board::add_device_memory(machine->memory_); !status) return status.error();
   if (auto status = machine->backend_->map_memory(machine->memory_); !status) return status.error();
 
   auto board = Board::create(config, *machine->backend_, machine->memory_, machine->pio_, machine->mmio_, *machine, hooks.serial_output,
@@ -189,6 +190,12 @@ MachineOutcome Machine::wait() {
   for (auto& runner : runners_) runner->join();
   board_->stop_services();
   return outcome;
+}
+
+Status Machine::fetch_framebuffer_dirty_log(std::span<uint64_t> bitmap) {
+  const MemoryRegion* region = memory_.region_at(BoardPorts::kVgaFramebuffer);
+  if (region == nullptr) return make_error("this machine has no VGA framebuffer");
+  return backend_->fetch_dirty_log(*region, bitmap);
 }
 
 void Machine::request_poweroff(int exit_status) {

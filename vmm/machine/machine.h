@@ -53,6 +53,9 @@ class Machine final : public PowerControl {
   void request_poweroff(int exit_status) override;
   void request_reset() override;
 
+  // The VGA framebuffer's dirty pages since the last call (any thread; see VmBackend).
+  Status fetch_framebuffer_dirty_log(std::span<uint64_t> bitmap);
+
   const MachineConfig& config() const { return config_; }
   std::string_view accelerator() const { return backend_->accelerator(); }
   Board& board() { return *board_; }

@@ -36,6 +36,13 @@ struct MachineConfig {
   // Disks (--disk), each a virtio-blk PCI function in order; boot source (--boot).
   std::vector<DiskConfig> disks;
   BootDevice boot = BootDevice::kKernel;
+  // --- display (issue 5: VGA, SDL window, screenshots)
+  // "sdl" opens a window, "none" runs headless (screenshots still work); "auto" picks sdl
+  // when $DISPLAY or $WAYLAND_DISPLAY is set, else none.
+  std::string display = "auto";
+  // The console font preloaded into VGA plane 2 for guests that run no VGA BIOS; empty:
+  // the default (devices/vga/psf_font.h), and a missing default only costs a warning.
+  std::string vga_font;
 };
 
 }  // namespace kvpc

@@ -86,7 +86,7 @@ TEST_F(I8042Test, NewCommandAbandonsOneWaitingForItsDataByte) {
   send_data(0x00);
 
   EXPECT_EQ(power_.resets(), 0);
-  EXPECT_EQ(controller_.stats().device_bytes_dropped, 1u);
+  EXPECT_EQ(data(), 0xFE) << "the byte went to the keyboard, which asks for a resend of 0x00";
 }
 
 TEST_F(I8042Test, SelfTestQueues0x55AndSetsOutputFull) {
@@ -158,7 +158,7 @@ TEST_F(I8042Test, KeyboardAndAuxEnableCommandsUpdateCommandByte) {
 }
 
 TEST_F(I8042Test, UnknownCommandsAreIgnoredAndCounted) {
-  command(0xC0);
+  command(0xC8);
   command(0x00);
 
   EXPECT_EQ(controller_.stats().unknown_commands, 2u);
@@ -166,11 +166,12 @@ TEST_F(I8042Test, UnknownCommandsAreIgnoredAndCounted) {
   EXPECT_EQ(power_.resets(), 0);
 }
 
-TEST_F(I8042Test, DataWithoutACommandGoesToTheAbsentKeyboardAndIsCounted) {
+TEST_F(I8042Test, DataWithoutACommandGoesToTheKeyboardWhichAcknowledges) {
   send_data(0xF4);
 
-  EXPECT_EQ(controller_.stats().device_bytes_dropped, 1u);
-  EXPECT_EQ(status() & kStatusOutputFull, 0);
+  EXPECT_EQ(status() & kStatusOutputFull, kStatusOutputFull);
+  EXPECT_EQ(data(), 0xFA);
+  EXPECT_EQ(controller_.stats().device_bytes_dropped, 0u);
 }
 
 TEST_F(I8042Test, StatusRemembersWhetherLastWriteWasACommand) {
@@ -192,8 +193,8 @@ TEST_F(I8042Test, RepliesQueueInOrderAndOverflowIsCounted) {
     ++replies;
   }
 
-  EXPECT_EQ(replies, 16);
-  EXPECT_EQ(controller_.stats().output_overflows, 4u);
+  EXPECT_EQ(replies, 17) << "the output register plus 16 queued replies";
+  EXPECT_EQ(controller_.stats().output_overflows, 3u);
 }
 
 TEST_F(I8042Test, ResetRestoresPowerOnState) {
@@ -203,10 +204,11 @@ TEST_F(I8042Test, ResetRestoresPowerOnState) {
   command(0xD1);
 
   controller_.reset();
-  send_data(0x00);  // no longer an output-port write
+  EXPECT_EQ(status() & (kStatusOutputFull | kStatusSystemFlag), kStatusSystemFlag) << "the 0x55 is gone";
+  send_data(0x00);  // no longer an output-port write: it goes to the keyboard
 
   EXPECT_EQ(power_.resets(), 0);
-  EXPECT_EQ(status() & (kStatusOutputFull | kStatusSystemFlag), kStatusSystemFlag);
+  EXPECT_EQ(data(), 0xFE) << "the keyboard asks for a resend of the unknown 0x00";
 }
 
 TEST_F(I8042Test, WideAccessOnlyUsesTheByteOnTheControllerPort) {

@@ -39,10 +39,14 @@ void append64(Bytes& b, uint64_t v) {
 // a kvpc64-style GDT and TSS, and an empty IDT at kIdt that tests fill with set_gate().
 class Guest {
  public:
-  explicit Guest(bool long_mode = true) : long_mode_(long_mode) {
+  // dirty_logged_gpa != 0: also a 1 MiB device region there with dirty logging (a framebuffer).
+  explicit Guest(bool long_mode = true, uint64_t dirty_logged_gpa = 0) : long_mode_(long_mode) {
     auto m = GuestMemory::create_pc(64ULL << 20);
     EXPECT_TRUE(m.ok());
     mem_ = std::move(m.value());
+    if (dirty_logged_gpa != 0) {
+      EXPECT_TRUE(mem_.add_device_region("fb", dirty_logged_gpa, 1 << 20, true).ok());
+    }
     if (long_mode) build_long_mode_tables();
     build_gdt();
     EXPECT_TRUE(vm_.map_memory(mem_).ok());
@@ -202,6 +206,35 @@ TEST(EmuCpu, InCompletesOnNextRun) {
   std::memcpy(g.io_data(), &v, 4);
   EXPECT_EQ(g.expect_out(0x80), 0x0Du);
   EXPECT_EQ(g.regs().gpr[0], 0xCAFEF00Du);  // 32-bit write zero-extends
+}
+
+TEST(EmuCpu, StoresToADirtyLoggedRegionAreReportedPerPageAndTheLogClears) {
+  constexpr uint64_t kFramebuffer = 0xE0000000;
+  Guest g(true, kFramebuffer);
+  Bytes c;
+  append(c, {0xB8});  // mov eax, kFramebuffer + 0x3008
+  append32(c, static_cast<uint32_t>(kFramebuffer + 0x3008));
+  append(c, {0xC7, 0x00});  // mov dword [rax], 0x12345678       -> page 3
+  append32(c, 0x12345678);
+  append(c, {0xC7, 0x80});  // mov dword [rax + 0x20000], 1       -> page 0x23
+  append32(c, 0x20000);
+  append32(c, 1);
+  append(c, {0xE6, 0x80});  // out 0x80, al
+  g.load(c);
+  ASSERT_TRUE(g.start().ok());
+  g.expect_out(0x80);
+  const MemoryRegion* region = g.mem_.region_at(kFramebuffer);
+  ASSERT_NE(region, nullptr);
+  std::vector<uint64_t> bits(4, ~0ULL);
+  ASSERT_TRUE(g.vm_.fetch_dirty_log(*region, bits).ok());
+  EXPECT_EQ(bits[0], (1ULL << 3) | (1ULL << 0x23));
+  EXPECT_EQ(bits[1], 0u);
+  EXPECT_EQ(g.mem_.read_obj<uint32_t>(kFramebuffer + 0x3008), 0x12345678u) << "the store still lands in RAM";
+  ASSERT_TRUE(g.vm_.fetch_dirty_log(*region, bits).ok());
+  EXPECT_EQ(bits[0], 0u) << "a fetch clears the log";
+  const MemoryRegion* ram = g.mem_.region_at(0);
+  ASSERT_NE(ram, nullptr);
+  EXPECT_FALSE(g.vm_.fetch_dirty_log(*ram, bits).ok()) << "RAM has no dirty log";
 }
 
 TEST(EmuCpu, MmioWriteAndReadCompletion) {

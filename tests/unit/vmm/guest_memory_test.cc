@@ -10,11 +10,14 @@ namespace {
 TEST(GuestMemory, PcLayoutSplitsAroundThePciHole) {
   auto memory = GuestMemory::create_pc(4ULL << 30);
   ASSERT_TRUE(memory.ok()) << memory.error().message;
-  ASSERT_EQ(memory->regions().size(), 2u);
+  ASSERT_EQ(memory->regions().size(), 3u);
   EXPECT_EQ(memory->regions()[0].gpa, 0u);
-  EXPECT_EQ(memory->regions()[0].size, GuestMemory::kPciHoleStart);
-  EXPECT_EQ(memory->regions()[1].gpa, GuestMemory::k4GiB);
-  EXPECT_EQ(memory->regions()[1].size, (4ULL << 30) - GuestMemory::kPciHoleStart);
+  EXPECT_EQ(memory->regions()[0].size, GuestMemory::kVgaWindowStart);
+  EXPECT_EQ(memory->regions()[1].gpa, GuestMemory::kVgaWindowEnd);
+  EXPECT_EQ(memory->regions()[1].size, GuestMemory::kPciHoleStart - GuestMemory::kVgaWindowEnd);
+  EXPECT_EQ(memory->regions()[2].gpa, GuestMemory::k4GiB);
+  EXPECT_EQ(memory->regions()[2].size, (4ULL << 30) - GuestMemory::kPciHoleStart);
+  EXPECT_FALSE(memory->span(GuestMemory::kVgaWindowStart, 1).has_value()) << "the VGA window is a device, not RAM";
   EXPECT_EQ(memory->ram_bytes(), 4ULL << 30);
 }
 
@@ -56,6 +59,20 @@ TEST(GuestMemory, RomRejectsGuestWritesButLoadersMayFillIt) {
   EXPECT_TRUE(memory->write(0xFFFFFFF0, std::span<const uint8_t>(&byte, 1), /*allow_rom=*/true));
   EXPECT_EQ(memory->read_obj<uint8_t>(0xFFFFFFF0), 0xEA);
   EXPECT_EQ(memory->ram_bytes(), 16ULL << 20);
+}
+
+TEST(GuestMemory, DeviceRegionsAreNeitherRamNorInTheMemoryMap) {
+  auto memory = GuestMemory::create_pc(16ULL << 20);
+  ASSERT_TRUE(memory.ok());
+  auto lfb = memory->add_device_region("vga-lfb", 0xFD000000, 16ULL << 20, /*log_dirty=*/true);
+  ASSERT_TRUE(lfb.ok()) << lfb.error().message;
+  EXPECT_EQ(memory->ram_bytes(), 16ULL << 20);
+  for (const auto& entry : memory->e820()) EXPECT_LT(entry.addr, 0xFD000000u);
+  const MemoryRegion* region = memory->region_at(0xFD000000);
+  ASSERT_NE(region, nullptr);
+  EXPECT_TRUE(region->device);
+  EXPECT_TRUE(region->log_dirty);
+  EXPECT_TRUE(memory->span(0xFD000000, 4).has_value()) << "the VMM still reaches it through checked spans";
 }
 
 TEST(GuestMemory, AddRegionRejectsOverlapZeroAndMisalignment) {
