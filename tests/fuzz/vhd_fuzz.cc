@@ -74,13 +74,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool allow_writes = !image.dynamic() || image.block_size() <= kMaxWrittenBlockSize;
   const uint64_t file_size_before = file_view.size();
   run_block_image_script(image, file_view, script, open_vhd, allow_writes);
-  // A fixed VHD never grows; a dynamic one grows by whole blocks (bitmap + data) only.
+  // A fixed VHD never grows; a dynamic one grows by whole blocks (bitmap + data) only, the
+  // first one starting at the old footer's offset rounded up to a sector (a file whose length
+  // is not whole sectors is legal: the footer is simply its last 512 bytes).
   if (!image.dynamic()) {
     KVPC_FUZZ_CHECK(file_view.size() == file_size_before);
-  } else {
+  } else if (file_view.size() != file_size_before) {
     const uint64_t block_bytes = uint64_t{vhd::bitmap_bytes(image.block_size())} + image.block_size();
-    KVPC_FUZZ_CHECK(file_view.size() >= file_size_before);
-    KVPC_FUZZ_CHECK((file_view.size() - file_size_before) % block_bytes == 0);
+    const uint64_t first_block = (file_size_before - vhd::kFooterSize + 511) / 512 * 512;
+    KVPC_FUZZ_CHECK(file_view.size() >= first_block + block_bytes + vhd::kFooterSize);
+    KVPC_FUZZ_CHECK((file_view.size() - vhd::kFooterSize - first_block) % block_bytes == 0);
   }
   return 0;
 }
