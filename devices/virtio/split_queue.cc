@@ -49,6 +49,11 @@ bool SplitQueue::configure(const GuestMemory& memory, uint64_t base, uint16_t si
   if (base % kLegacyAlign != 0) return false;
   auto area = memory.span(base, legacy_bytes(size));
   if (!area) return false;
+  // The device writes the used ring: a queue in ROM would let the guest rewrite the firmware
+  // image through it (found by the virtio_blk fuzz target).
+  for (const auto& region : memory.regions()) {
+    if (region.read_only && base >= region.gpa && base - region.gpa < region.size) return false;
+  }
   memory_ = &memory;
   size_ = size;
   descriptors_ = area->data();

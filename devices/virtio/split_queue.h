@@ -54,7 +54,7 @@ class SplitQueue {
   static uint64_t legacy_bytes(uint16_t size);
 
   // Points the queue at `base`; false (queue stays unconfigured) when size is not a power of
-  // two in 1..32768 or the area is not inside one region of guest memory.
+  // two in 1..32768 or the area is not inside one writable (RAM, not ROM) region of guest memory.
   bool configure(const GuestMemory& memory, uint64_t base, uint16_t size);
   void reset();
   bool ready() const { return size_ != 0; }

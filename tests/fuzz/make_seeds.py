@@ -252,9 +252,150 @@ def control():
           b'{"id":"\xff\xfe","method":"echo","params":{"s":"\xc3\xa9"}}\n')
 
 
+# --- disk images (tests/fuzz/block_image_script.h, vhd_fuzz.cc, raw_fuzz.cc) -------------------
+def be(fmt, *v): return struct.pack(">" + fmt, *v)
+
+
+def vhd_checksum(data, at):
+    total = sum(b for i, b in enumerate(data) if not at <= i < at + 4)
+    return ~total & 0xFFFFFFFF
+
+
+def vhd_footer(size, disk_type, data_offset):
+    f = bytearray(512)
+    f[0:8] = b"conectix"
+    f[8:28] = be("IIQI", 2, 0x00010000, data_offset, 0)
+    f[28:40] = b"kvpc" + be("II", 0x00010000, 0x5769326B)
+    f[40:64] = be("QQHBBI", size, size, size // 512 // (16 * 63), 16, 63, disk_type)
+    f[68:84] = bytes(range(16))
+    f[64:68] = be("I", vhd_checksum(f, 64))
+    return bytes(f)
+
+
+def vhd_dynamic(size, block, allocated=(), bitmap_fill=0xFF):
+    blocks = (size + block - 1) // block
+    bat_bytes = (blocks * 4 + 511) // 512 * 512
+    bitmap = ((block // 512 + 7) // 8 + 511) // 512 * 512
+    footer = vhd_footer(size, 3, 512)
+    header = bytearray(1024)
+    header[0:8] = b"cxsparse"
+    header[8:36] = be("QQIII", 0xFFFFFFFFFFFFFFFF, 1536, 0x00010000, blocks, block)
+    header[36:40] = be("I", vhd_checksum(header, 36))
+    bat = [0xFFFFFFFF] * blocks
+    body = bytearray()
+    at = 1536 + bat_bytes
+    for n in allocated:
+        bat[n] = (at + len(body)) // 512
+        body += bytes([bitmap_fill]) * bitmap + bytes((n * 3 + i) & 0xFF for i in range(block))
+    table = b"".join(be("I", e) for e in bat).ljust(bat_bytes, b"\xff")
+    return footer + bytes(header) + table + bytes(body) + footer
+
+
+class BlockScript:
+    """Steps of tests/fuzz/block_image_script.h; the first byte's bit 0 is the target's flag."""
+    def __init__(self, flag=0):
+        self.b = bytearray([flag])
+
+    def read(self, sector, count):
+        self.b += bytes([0]) + u32(sector) + bytes([count]); return self
+
+    def write(self, sector, count, fill):
+        self.b += bytes([1]) + u32(sector) + bytes([count, fill]); return self
+
+    def flush(self):
+        self.b += bytes([2]) + u32(0) + bytes([0]); return self
+
+    def unaligned(self, sector, count, skew):
+        self.b += bytes([3]) + u32(sector) + bytes([count, skew]); return self
+
+    def input(self, image):
+        return u16(len(self.b)) + self.b + image
+
+
+def disks():
+    mixed = (BlockScript().read(0, 8).read(9, 3).write(2, 4, 0x11).read(0, 8).write(14, 4, 0x22).flush()
+             .write(100, 8, 0x33).read(124, 4).write(127, 1, 0x44).read(126, 2).unaligned(5, 2, 7)
+             .unaligned(5, 2, 8).write(128, 1, 0x55).read(125, 4).flush())
+    write("vhd", "dynamic-sparse", mixed.input(vhd_dynamic(64 << 10, 4096, allocated=(1, 5), bitmap_fill=0xA5)))
+    write("vhd", "dynamic-512-byte-blocks", mixed.input(vhd_dynamic(16 << 10, 512, allocated=(3,))))
+    write("vhd", "fixed", mixed.input(bytes((i * 11) & 0xFF for i in range(32 << 10)) + vhd_footer(32 << 10, 2, 0xFFFFFFFFFFFFFFFF)))
+    bad = bytearray(vhd_dynamic(64 << 10, 4096, allocated=(2,)))
+    bad[1536 + 2 * 4:1536 + 3 * 4] = be("I", 0x7FFFFFF0)  # BAT entry past the end; flag fixes checksums
+    write("vhd", "bad-bat-entry", BlockScript(1).read(16, 8).input(bytes(bad)))
+    raw_script = (BlockScript().read(0, 4).write(1, 2, 0x66).read(0, 4).write(30, 4, 0x77).read(31, 1)
+                  .unaligned(3, 1, 9).flush())
+    write("raw", "with-partial-sector", raw_script.input(bytes(range(256)) * 64 + b"tail"))
+    write("raw", "read-only", BlockScript(1).write(0, 1, 1).read(0, 2).input(bytes(2048)))
+
+
+# --- virtio-blk (tests/fuzz/virtio_blk_fuzz.cc) -------------------------------------------
+class VirtioScript:
+    def __init__(self, pfn=1, read_only=0, firmware=b""):
+        self.b = bytearray([len(firmware)]) + firmware + bytes([read_only, pfn])
+
+    def reg_write(self, offset, width_code, value):
+        self.b += bytes([0, offset, width_code]) + u32(value); return self
+
+    def reg_read(self, offset, width_code):
+        self.b += bytes([1, offset, width_code]); return self
+
+    def desc(self, index, addr, length, flags, nxt):
+        self.b += bytes([2, index, 0]) + u32(addr) + u16(length) + bytes([flags, nxt]); return self
+
+    def publish(self, head):
+        self.b += bytes([3, 0, head]); return self
+
+    def avail_idx(self, value):
+        self.b += bytes([4]) + u16(value); return self
+
+    def ram(self, gpa, data):
+        self.b += bytes([5]) + u32(gpa) + bytes([len(data)]) + data; return self
+
+    def header(self, gpa, type_pick, sector):
+        self.b += bytes([6]) + u32(gpa) + bytes([type_pick, 0, sector]); return self
+
+    def process(self):
+        self.b += bytes([7]); return self
+
+    def command(self, value):
+        self.b += bytes([8]) + u16(value); return self
+
+    def driver_init(self, pfn):
+        self.b += bytes([9, 0, pfn]); return self
+
+    def request(self, first, header_gpa, type_pick, sector, data_gpa, length, device_writes):
+        self.header(header_gpa, type_pick, sector)
+        self.desc(first, header_gpa, 16, 1, first + 1)
+        self.desc(first + 1, data_gpa, length, 1 | (2 if device_writes else 0), first + 2)
+        self.desc(first + 2, header_gpa + 16, 1, 2, 0)
+        return self.publish(first)
+
+
+def virtio():
+    good = VirtioScript()
+    good.ram(0x21000, bytes(range(200)))
+    good.request(0, 0x20000, 1, 3, 0x21000, 512, False).process()    # OUT sector 3
+    good.request(3, 0x20100, 0, 3, 0x22000, 1024, True).process()    # IN sectors 3-4
+    good.request(6, 0x20200, 3, 0, 0x23000, 20, True).process()      # GET_ID
+    good.header(0x20300, 2, 0).desc(9, 0x20300, 16, 1, 10).desc(10, 0x20310, 1, 2, 0).publish(9).process()  # FLUSH
+    good.reg_read(0x13, 0).reg_read(0x14, 2)
+    write("virtio_blk", "requests", good.b)
+    hostile = VirtioScript(pfn=2)
+    hostile.desc(0, 0x20000, 16, 1, 0).publish(0).process()           # a loop: NEEDS_RESET
+    hostile.reg_read(0x12, 0).driver_init(2)
+    hostile.request(0, 0x20000, 0, 200, 0x21000, 512, True).process()  # past the disk: IOERR
+    hostile.avail_idx(0x8000).process().reg_write(0x12, 0, 0).driver_init(3)
+    hostile.request(0, 0x20000, 0, 1, 0x3FF00, 0x200, True).process()  # data runs past RAM
+    write("virtio_blk", "hostile-chains", hostile.b)
+    write("virtio_blk", "bus-master-off", VirtioScript().command(1).request(0, 0x20000, 0, 1, 0x21000, 512, True)
+          .process().command(5).process().b)
+
+
 if __name__ == "__main__":
     devices()
     integration()
     loaders()
     emu()
     control()
+    disks()
+    virtio()

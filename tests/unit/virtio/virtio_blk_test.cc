@@ -374,6 +374,24 @@ TEST_F(VirtioBlkTest, QueueOutsideGuestMemoryNeedsReset) {
   EXPECT_TRUE(device_->status() & kStatusNeedsReset);
 }
 
+// Found by the virtio_blk fuzz target: a queue in ROM was accepted, and the device's used-ring
+// writes then changed the firmware image. The ROM here holds a valid avail entry and chain.
+TEST_F(VirtioBlkTest, QueueInRomIsRefusedAndTheRomStaysUnchanged) {
+  auto rom = memory_.add_region("rom2", 0xE0000000, 0x10000, true);
+  ASSERT_TRUE(rom.ok());
+  const uint8_t pattern[16] = {0x00, 0x00, 0x02, 0x00, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0};  // desc {0x20000, 16}; avail idx 2
+  for (size_t i = 0; i < rom->size(); ++i) (*rom)[i] = pattern[i % 16];
+  const std::vector<uint8_t> before(rom->begin(), rom->end());
+  device_->config().set_command(pci::kCommandIo | pci::kCommandBusMaster);
+  reg_write(kRegStatus, 1, kStatusAcknowledge | kStatusDriver);
+  reg_write(kRegQueuePfn, 4, 0xE0000000 / 4096);
+  reg_write(kRegStatus, 1, kStatusAcknowledge | kStatusDriver | kStatusDriverOk);
+  EXPECT_TRUE(device_->status() & kStatusNeedsReset);
+  device_->process_queue();
+  EXPECT_EQ(device_->counters().requests, 0u);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), rom->begin())) << "the firmware image changed";
+}
+
 TEST_F(VirtioBlkTest, WorkerThreadServesKicksFromTheNotifyRegister) {
   driver_init();
   ASSERT_TRUE(device_->start().ok());
