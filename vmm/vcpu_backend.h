@@ -23,6 +23,7 @@
 
 #include "vmm/cpu_entry_state.h"
 #include "vmm/result.h"
+#include "vmm/vcpu_registers.h"
 
 namespace kvpc {
 
@@ -40,6 +41,9 @@ class VcpuBackend {
   virtual void kick() = 0;
   // Bytes of the area run_state() points to; KVM_EXIT_IO data (data_offset) lies inside it.
   virtual size_t run_size() const { return 4096; }
+  // `kvpc inspect`: the registers. Only while the vCPU is parked (RunControl::pause) or before
+  // it runs: the caller's thread reads state the vCPU thread owns, ordered by the pause.
+  virtual Result<VcpuRegisters> read_registers() { return make_error("this vCPU backend cannot read registers"); }
 };
 
 }  // namespace kvpc

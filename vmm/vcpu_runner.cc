@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 VcpuRunner::VcpuRunner(VcpuBackend& backend, PioBus& pio, MmioBus& mmio, RunControl& control,
@@ -24,6 +26,8 @@ void VcpuRunner::join() {
 void VcpuRunner::loop() {
   kvm_run* run = backend_.run_state();
   ExitContext context{pio_, mmio_, stats_, options_.run_size};
+  context.vcpu = backend_.index();
+  observe::set_thread_vcpu(static_cast<int>(backend_.index()));  // for events devices raise here
   while (true) {
     if (control_.attention() && control_.vcpu_check_in()) break;
     int result = backend_.run();
