@@ -1,10 +1,10 @@
 #include "integration/host_services.h"
 
-#include "vmm/observe.h"
-
 #include <sys/epoll.h>
 
 #include <algorithm>
+
+#include "vmm/observe.h"
 
 namespace kvpc {
 

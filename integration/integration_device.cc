@@ -1,7 +1,5 @@
 #include "integration/integration_device.h"
 
-#include "vmm/observe.h"
-
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -9,6 +7,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "vmm/observe.h"
 
 namespace kvpc {
 

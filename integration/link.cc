@@ -1,8 +1,8 @@
 #include "integration/link.h"
 
-#include "vmm/observe.h"
-
 #include <algorithm>
+
+#include "vmm/observe.h"
 
 namespace kvpc {
 

@@ -92,9 +92,15 @@ TEST_F(DebugCliTest, StatsCountTheRegisterAccessesOfAGuestThatMakesAKnownNumber)
   EXPECT_EQ(stats["vm"], "vm");
   EXPECT_EQ(stats["accelerator"], "emu");
   ASSERT_EQ(stats["vcpus"].size(), 1u);
-  // Every port access was one IO exit (no string I/O in this guest).
-  const auto& vcpu = stats["vcpus"][0];
-  EXPECT_EQ(vcpu["exits"]["IO"].get<uint64_t>(), vcpu["pio_reads"].get<uint64_t>() + vcpu["pio_writes"].get<uint64_t>());
+  // Every port access was one IO exit (no string I/O in this guest). Paused, so the counters
+  // cannot move between the reads of the two.
+  EXPECT_EQ(run_kvpc({"pause", "vm"}, runtime_).status, 0);
+  auto paused = call_json({"stats", "vm"});
+  EXPECT_EQ(run_kvpc({"resume", "vm"}, runtime_).status, 0);
+  const auto& vcpu = paused["vcpus"][0];
+  EXPECT_EQ(vcpu["exits"]["IO"].get<uint64_t>(), vcpu["pio_reads"].get<uint64_t>() + vcpu["pio_writes"].get<uint64_t>())
+      << paused.dump();
+  EXPECT_EQ(vcpu["devices"][0]["device"], "com1") << paused.dump();
 
   vm_->write_stdin("ab");
   ASSERT_TRUE(vm_->wait_for_output("ab", 30s));

@@ -96,7 +96,6 @@ Status EmuVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, in
   return ok_status();
 }
 
-
 Result<VcpuRegisters> EmuVcpu::read_registers() {
   const emu::CpuRegs& r = cpu_->regs();
   VcpuRegisters out;
