@@ -171,7 +171,8 @@ void install(VmSession& session) {
     }
     if (!want_all && result.size() == 2) {
       std::set<std::string> names = {"irqchip", "vcpus"};
-      for (const auto& [name, entry] : devices_json(*machine, "").items()) names.insert(name);
+      const nlohmann::json all_devices = devices_json(*machine, "");  // named: items() must not outlive it
+      for (const auto& [name, entry] : all_devices.items()) names.insert(name);
       for (const auto& runner : machine->vcpus()) names.insert(fmt::format("cpu{}", runner->backend().index()));
       std::string list;
       for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
