@@ -315,10 +315,14 @@ TEST_F(DebugCliTest, RecordedLogoffRunReplaysExactlyAndTamperingIsNamed) {
 
 TEST_F(DebugCliTest, RecordedConsoleInputReplaysExactly) {
   const std::string recording = file("echo.kvpcio");
-  auto result = run_kvpc({"run", "--accel", "emu", "--mem", "32M", "--kernel", testing::guest_blob("serial_echo"),
-                          "--record-io", recording},
-                         runtime_, "hello q");
+  // Input only once the guest polls: its FCR write (FIFO on) empties the receiver, as on a 16550A.
+  start({"run", "--accel", "emu", "--name", "vm", "--mem", "32M", "--kernel", testing::guest_blob("serial_echo"),
+         "--record-io", recording});
+  stats_when([](const nlohmann::json& com1) { return com1["reads"].get<uint64_t>() > 0; });
+  vm_->write_stdin("hello q");
+  auto result = vm_->wait(60s);
   EXPECT_EQ(result.status, 0x25) << result.err;
+  EXPECT_NE(result.out.find("hello q"), std::string::npos) << result.out;
   int status = -1;
   auto replay = call_json({"replay", recording}, &status);
   EXPECT_EQ(status, 0) << replay.dump();
