@@ -8,8 +8,8 @@
 // Per device range (the PioBus/MmioBus registration index, so lookups stay one indexed
 // store): reads, writes, and a histogram of the time the device took to answer, in TSC
 // cycles, log2 buckets (bucket b counts answers of [2^b, 2^(b+1)) cycles; the last bucket
-// also takes everything longer). Reading the TSC twice costs ~20-40 cycles per access,
-// measured in tests/bench/exit_path_bench.cc. Ranges past kRanges share the last slot.
+// also takes everything longer). Reading the TSC twice costs ~30 ns per access on the
+// development VM, measured in tests/bench/exit_path_bench.cc (docs/performance.md). Ranges past kRanges share the last slot.
 #pragma once
 
 #include <array>
