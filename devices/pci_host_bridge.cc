@@ -1,5 +1,7 @@
 #include "devices/pci_host_bridge.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace kvpc {
@@ -85,4 +87,37 @@ void PciHostBridge::write(uint64_t offset, std::span<const uint8_t> data) {
   function->write(reg, data.first(length));
 }
 
+
+void PciHostBridge::describe(StateWriter& out) {
+  {
+    std::lock_guard lock(mutex_);
+    out.number("config_address", address_);
+  }
+  out.begin("functions");
+  for (int slot = 0; slot < kSlots; ++slot) {
+    PciDevice* device = slot == 0 ? this : slots_[static_cast<size_t>(slot)];
+    if (device == nullptr) continue;
+    PciConfigSpace& config = device->config();
+    std::array<uint8_t, pci::kConfigSize> bytes{};
+    config.read(0, bytes);
+    out.begin(fmt::format("00:{:02x}.0", slot));
+    out.text("name", device->pci_name());
+    out.number("vendor_id", bytes[0] | (bytes[1] << 8));
+    out.number("device_id", bytes[2] | (bytes[3] << 8));
+    out.number("command", config.command());
+    out.number("interrupt_line", config.interrupt_line());
+    out.begin("bars");
+    for (int bar = 0; bar < pci::kBarCount; ++bar) {
+      if (config.bar_size(bar) == 0) continue;
+      out.begin(fmt::format("{}", bar));
+      out.number("address", config.bar_address(bar));
+      out.number("size", config.bar_size(bar));
+      out.end();
+    }
+    out.end();
+    out.bytes("config_space", bytes);
+    out.end();
+  }
+  out.end();
+}
 }  // namespace kvpc

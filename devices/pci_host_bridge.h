@@ -48,6 +48,8 @@ class PciHostBridge final : public IoDevice, public PciDevice {
   std::string_view name() const override { return "pci-host-bridge"; }
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
+  // CONFIG_ADDRESS and every function's 256-byte config space with its BARs.
+  void describe(StateWriter& out) override;
 
   // PciDevice (the bridge's own function 00:00.0)
   std::string_view pci_name() const override { return "i440fx-host"; }

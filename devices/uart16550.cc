@@ -306,4 +306,33 @@ void Uart16550::reset_registers() {
 bool Uart16550::dlab() const { return (lcr_ & kLcrDlab) != 0; }
 bool Uart16550::loopback() const { return (mcr_ & kMcrLoop) != 0; }
 
+
+void Uart16550::describe(StateWriter& out) {
+  std::lock_guard lock(mutex_);
+  out.begin("registers");
+  out.number("ier", ier_);
+  out.number("iir", static_cast<uint8_t>(pending_interrupt() | (fifo_enabled_ ? kIirFifosEnabled : 0)));
+  out.number("lcr", lcr_);
+  out.number("mcr", mcr_);
+  out.number("lsr", static_cast<uint8_t>(kLsrThrEmpty | kLsrTransmitterEmpty | (rx_.empty() ? 0 : kLsrDataReady) |
+                                         (overrun_ ? kLsrOverrun : 0)));
+  out.number("msr", static_cast<uint8_t>(modem_lines_ | modem_deltas_));
+  out.number("scr", scr_);
+  out.number("divisor", divisor_);
+  out.end();
+  out.flag("dlab", dlab());
+  out.flag("loopback", loopback());
+  out.flag("fifo_enabled", fifo_enabled_);
+  out.number("rx_trigger", rx_trigger_);
+  out.number("rx_buffered", rx_.size());
+  out.flag("thr_interrupt_pending", thr_interrupt_pending_);
+  out.flag("irq_level", irq_level_);
+  out.begin("counters");
+  out.number("tx_bytes", stats_.tx_bytes);
+  out.number("loopback_bytes", stats_.loopback_bytes);
+  out.number("rx_bytes", stats_.rx_bytes);
+  out.number("rx_overrun_bytes", stats_.rx_overrun_bytes);
+  out.number("rx_dropped_in_loopback", stats_.rx_dropped_in_loopback);
+  out.end();
+}
 }  // namespace kvpc

@@ -64,6 +64,8 @@ class Uart16550 final : public IoDevice {
   std::string_view name() const override { return name_; }
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
+  // Registers as the guest would read them (without the read side effects), FIFO, counters.
+  void describe(StateWriter& out) override;
 
   // Host input (event-loop thread). Returns how many bytes were accepted; the rest are
   // dropped as an overrun. In loopback mode the serial input is disconnected: nothing is

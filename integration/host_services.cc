@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 using namespace proto;
@@ -209,6 +211,10 @@ void HostServices::break_operations(HRESULT status) {
 }
 
 void HostServices::on_message(const Message& message) {
+  if (observe::on(observe::kIntegration)) [[unlikely]] {
+    observe::integration_message(true, message.channel, message.header.type, message.header.transaction_id,
+                                 message.header.size);
+  }
   if (channels_.route(message, *this) != ChannelTable::Route::kDeliver) return;
   switch (message.channel) {
     case kHeartbeatChannel: handle_heartbeat(message); break;
@@ -469,4 +475,56 @@ std::optional<ChannelStatus> HostServices::channel_status(uint16_t channel) cons
   return channels_.status(channel);
 }
 
+
+void HostServices::describe(StateWriter& out) const {
+  std::lock_guard lock(state_);
+  out.flag("agent_present", channels_.hello_seen());
+  out.flag("link_up", link_.up());
+  out.number("rx_queue_messages", link_.queued());
+  out.begin("channels");
+  for (const auto& offer : kServiceOffers) {
+    auto status = channels_.status(offer.channel_id);
+    if (!status) continue;
+    out.begin(std::to_string(offer.channel_id));
+    out.number("service_id", offer.service_id);
+    out.text("state", status->state == ChannelState::kReady  ? "ready"
+                      : status->state == ChannelState::kOpen ? "open"
+                                                             : "closed");
+    out.number("version", status->version);
+    out.number("messages", status->messages);
+    out.number("errors", status->errors);
+    out.end();
+  }
+  out.end();
+  out.number("control_errors", channels_.control_errors());
+  out.begin("operations_in_flight");
+  const char* names[] = {"shutdown", "restart", "logoff"};
+  for (size_t i = 0; i < operations_.size(); ++i) {
+    if (!operations_[i]) continue;
+    out.begin(i < 3 ? names[i] : "other");
+    out.number("transaction_id", operations_[i]->transaction_id);
+    out.flag("acknowledged", operations_[i]->acknowledged);
+    out.end();
+  }
+  out.end();
+  const LinkCounters& link = link_.counters();
+  out.begin("link_counters");
+  out.number("packets_received", link.packets_received);
+  out.number("packets_sent", link.packets_sent);
+  out.number("messages_dropped", link.messages_dropped);
+  out.number("polls_truncated", link.polls_truncated);
+  out.number("link_ups", link.link_ups);
+  out.number("link_downs", link.link_downs);
+  out.end();
+  out.begin("service_counters");
+  out.number("operations_started", counters_.operations_started);
+  out.number("operations_completed", counters_.operations_completed);
+  out.number("operations_rejected", counters_.operations_rejected);
+  out.number("operations_broken", counters_.operations_broken);
+  out.number("beats_sent", counters_.beats_sent);
+  out.number("time_syncs_sent", counters_.time_syncs_sent);
+  out.number("os_info_updates", counters_.os_info_updates);
+  out.number("session_updates", counters_.session_updates);
+  out.end();
+}
 }  // namespace kvpc

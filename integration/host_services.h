@@ -22,6 +22,8 @@
 //     after the loop thread has stopped, or from the loop thread itself.
 #pragma once
 
+#include "vmm/state_writer.h"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -100,6 +102,9 @@ class HostServices final : public GuestServices,
   HostServicesCounters counters() const;
   LinkCounters link_counters() const;
   std::optional<ChannelStatus> channel_status(uint16_t channel) const;
+  // `kvpc inspect integration`: agent, channels with their counters, the RX queue waiting for
+  // ring space, operations in flight, link and service counters.
+  void describe(StateWriter& out) const;
 
  private:
   using Deferred = std::function<void()>;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 using namespace proto;
@@ -113,6 +115,7 @@ void IntegrationDevice::write_register(uint32_t offset, uint32_t value) {
 }
 
 void IntegrationDevice::attach() {
+  if (observe::on(observe::kDevices)) [[unlikely]] observe::device_event("integration", "attach", ring_gpa_lo_.load());
   uint64_t gpa = (uint64_t{ring_gpa_hi_.load(std::memory_order_relaxed)} << 32) |
                  ring_gpa_lo_.load(std::memory_order_relaxed);
   auto area = RingArea::map(memory_, gpa, ring_pages_.load(std::memory_order_relaxed));
@@ -170,6 +173,11 @@ void IntegrationDevice::signal_doorbell() {
 }
 
 void IntegrationDevice::signal_rx(uint64_t epoch, bool masked) {
+  const uint8_t input[9] = {static_cast<uint8_t>(epoch), static_cast<uint8_t>(epoch >> 8), static_cast<uint8_t>(epoch >> 16),
+                            static_cast<uint8_t>(epoch >> 24), static_cast<uint8_t>(epoch >> 32),
+                            static_cast<uint8_t>(epoch >> 40), static_cast<uint8_t>(epoch >> 48),
+                            static_cast<uint8_t>(epoch >> 56), static_cast<uint8_t>(masked ? 1 : 0)};
+  observe::InputScope recorded(observe::Input::kIntegrationSignalRx, input);
   std::lock_guard lock(mutex_);
   if (epoch != epoch_ || !area_) return;
   isr_ |= kIsrRx;
@@ -178,6 +186,11 @@ void IntegrationDevice::signal_rx(uint64_t epoch, bool masked) {
 }
 
 void IntegrationDevice::count_error(uint64_t epoch, LinkError error) {
+  const uint8_t input[9] = {static_cast<uint8_t>(epoch), static_cast<uint8_t>(epoch >> 8), static_cast<uint8_t>(epoch >> 16),
+                            static_cast<uint8_t>(epoch >> 24), static_cast<uint8_t>(epoch >> 32),
+                            static_cast<uint8_t>(epoch >> 40), static_cast<uint8_t>(epoch >> 48),
+                            static_cast<uint8_t>(epoch >> 56), static_cast<uint8_t>(error)};
+  observe::InputScope recorded(observe::Input::kIntegrationCountError, input);
   std::lock_guard lock(mutex_);
   size_t index = static_cast<size_t>(error);
   if (index < lifetime_errors_.size()) ++lifetime_errors_[index];
@@ -187,6 +200,7 @@ void IntegrationDevice::count_error(uint64_t epoch, LinkError error) {
 }
 
 void IntegrationDevice::host_reset_link() {
+  observe::InputScope recorded(observe::Input::kIntegrationHostReset, {});
   {
     std::lock_guard lock(mutex_);
     detach_locked();
@@ -197,6 +211,7 @@ void IntegrationDevice::host_reset_link() {
 }
 
 void IntegrationDevice::reset() {
+  observe::InputScope recorded(observe::Input::kIntegrationReset, {});
   ring_gpa_lo_.store(0);
   ring_gpa_hi_.store(0);
   ring_pages_.store(0);
@@ -221,4 +236,25 @@ bool IntegrationDevice::irq_asserted() const {
   return line_;
 }
 
+
+void IntegrationDevice::describe(StateWriter& out) {
+  std::lock_guard lock(mutex_);
+  out.begin("registers");
+  out.number("ring_gpa_lo", ring_gpa_lo_.load(std::memory_order_relaxed));
+  out.number("ring_gpa_hi", ring_gpa_hi_.load(std::memory_order_relaxed));
+  out.number("ring_pages", ring_pages_.load(std::memory_order_relaxed));
+  out.number("isr", isr_);
+  out.number("status", (area_ ? kStatusAttached : 0) | (uint32_t{last_error_} << kStatusErrorShift));
+  out.number("error_count", error_count_);
+  out.end();
+  out.number("epoch", epoch_);
+  out.flag("attached", area_.has_value());
+  out.flag("rx_masked", rx_masked_);
+  out.flag("irq_level", line_);
+  out.begin("lifetime_errors");
+  for (size_t i = 0; i < lifetime_errors_.size(); ++i) {
+    if (lifetime_errors_[i] != 0) out.number(fmt::format("{}", i), lifetime_errors_[i]);
+  }
+  out.end();
+}
 }  // namespace kvpc

@@ -109,6 +109,8 @@ class IntegrationDevice final : public PciDevice {
   void reset();
 
   uint64_t lifetime_errors(proto::LinkError error) const;
+  // BAR0 registers as the guest would read them (ISR without clearing it), link and line state.
+  void describe(StateWriter& out);
   bool irq_asserted() const;
 
  private:
@@ -118,6 +120,7 @@ class IntegrationDevice final : public PciDevice {
     std::string_view name() const override { return "integration"; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
+    void describe(StateWriter& out) override { device_.describe(out); }
 
    private:
     IntegrationDevice& device_;

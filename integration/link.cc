@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 using namespace proto;
@@ -89,6 +91,9 @@ void IntegrationLink::drain(Listener& listener) {
 
 bool IntegrationLink::send(uint16_t channel, const MessageHeader& header, std::span<const uint8_t> body) {
   if (!up_) return false;
+  if (observe::on(observe::kIntegration)) [[unlikely]] {
+    observe::integration_message(false, channel, header.type, header.transaction_id, header.size);
+  }
   std::vector<uint8_t> packet = encode_packet(channel, header, body);
   if (packet.empty()) return false;
   bool notification = header.is_notification();

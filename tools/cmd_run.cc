@@ -12,6 +12,7 @@
 #include "tools/commands.h"
 #include "tools/disk_flags.h"
 #include "tools/exit_status.h"
+#include "tools/run_observers.h"
 #include "tools/vm_session.h"
 #include "vmm/boot/kernel_format.h"
 
@@ -35,6 +36,7 @@ struct RunFlags {
   std::string boot;                // --boot
   std::string gdb;
   bool gdb_wait = false;
+  std::string trace, trace_file, record_io;  // debugging (tools/run_observers.h)
 };
 
 // A user or group given by name or number.
@@ -138,7 +140,13 @@ void add_run_command(CLI::App& app, CommandAction& action) {
                   "(docs/debugging.md)");
   run->add_flag("--gdb-wait", flags->gdb_wait, "With --gdb: hold the guest before its first instruction until gdb "
                                                "connects and continues");
-  run->add_flag("--headless", flags->headless, "No display window (the default until a display is configured)");
+  run->add_option("--trace", flags->trace,
+                  "Trace events, one line each: a comma-separated list of pio, mmio, irq, integration, devices (or all). "
+                  "Switch at run time with `kvpc trace NAME ...`");
+  run->add_option("--trace-file", flags->trace_file,
+                  "Where trace lines go: a file path, or stderr (default). Also used by `kvpc trace` at run time");
+  run->add_option("--record-io", flags->record_io,
+                  "Record every port/MMIO access, interrupt event and host input to FILE for `kvpc replay FILE`");
   run->add_flag("--headless", flags->headless, "No display window (same as --display none)");
   run->add_option("--display", flags->display,
                   "Screen: sdl (a window; Ctrl+Alt+G grabs input, closing asks the guest to shut down, a second "
@@ -177,8 +185,18 @@ void add_run_command(CLI::App& app, CommandAction& action) {
       }
       options.granted_uids = *uids;
       options.granted_gids = *gids;
+      auto observers = RunObservers::start(*config, {flags->trace, flags->trace_file, flags->record_io, flags->accel});
+      if (!observers) {
+        spdlog::error("{}", observers.error().message);
+        return kExitError;
+      }
       VmSession session(std::move(config).value(), options);
-      return session.run();
+      int status = session.run();
+      if (auto finished = (*observers)->finish(); !finished) {
+        spdlog::error("{}", finished.error().message);
+        if (status == kExitOk) status = kExitError;
+      }
+      return status;
     };
   });
 }

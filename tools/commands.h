@@ -18,5 +18,10 @@ void add_guest_operation_commands(CLI::App& app, CommandAction& action);
 void add_guest_info_commands(CLI::App& app, CommandAction& action);
 void add_disk_command(CLI::App& app, CommandAction& action);
 void add_screenshot_command(CLI::App& app, CommandAction& action);
+// Debugging (docs/debugging.md).
+void add_stats_command(CLI::App& app, CommandAction& action);
+void add_trace_command(CLI::App& app, CommandAction& action);
+void add_inspect_command(CLI::App& app, CommandAction& action);
+void add_replay_command(CLI::App& app, CommandAction& action);
 
 }  // namespace kvpc

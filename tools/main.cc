@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
   kvpc::add_guest_info_commands(app, action);
   kvpc::add_disk_command(app, action);
   kvpc::add_screenshot_command(app, action);
+  kvpc::add_stats_command(app, action);
+  kvpc::add_trace_command(app, action);
+  kvpc::add_inspect_command(app, action);
+  kvpc::add_replay_command(app, action);
   // CLI11 reports an unknown verb as "A subcommand is required"; say what was wrong instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

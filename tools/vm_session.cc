@@ -252,7 +252,7 @@ int VmSession::run() {
     }
     boots_.fetch_add(1);
     if (config_.serial == "stdio") {
-      auto sink = [current](std::span<const uint8_t> bytes) { return current->board().com1().receive(bytes); };
+      auto sink = [current](std::span<const uint8_t> bytes) { return current->board().serial_input(bytes); };
       auto space = [current] { return current->board().com1().rx_space(); };
       if (!console_) {
         console_ = std::make_unique<ConsoleInput>(loop_, sink, space, [this] { request_stop("stopped with Ctrl-A x"); });

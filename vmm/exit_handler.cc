@@ -1,11 +1,55 @@
 #include "vmm/exit_handler.h"
 
+#include <x86intrin.h>
+
 #include <span>
+
+#include "vmm/observe.h"
 
 namespace kvpc {
 
 namespace {
 
+inline uint64_t cycles_now() { return __rdtsc(); }
+
+// The observed (slow) path for one access: taken only when tracing or recording is on. It does
+// exactly what the fast path does, inside a recorder scope, then hands the access over.
+void observed_pio(ExitContext& context, uint16_t port, bool write, std::span<uint8_t> element) {
+  observe::AccessGuard guard;
+  const uint64_t start = cycles_now();
+  IoDevice* device = write ? context.pio.write(port, element) : context.pio.read(port, element);
+  const uint64_t cycles = cycles_now() - start;
+  if (device != nullptr) {
+    context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(port))].record(write, cycles);
+  } else {
+    context.stats.unclaimed_pio.increment();
+  }
+  guard.done({observe::Space::kPio, write, static_cast<uint8_t>(element.size()), context.vcpu, port,
+              device != nullptr ? uint64_t{static_cast<uint16_t>(port - context.pio.range_base(port))} : 0,
+              load_le(element), device});
+}
+
+void observed_mmio(ExitContext& context, uint64_t gpa, bool write, std::span<uint8_t> data) {
+  observe::AccessGuard guard;
+  const uint64_t start = cycles_now();
+  IoDevice* device = write ? context.mmio.write(gpa, data, context.mmio_cache)
+                           : context.mmio.read(gpa, data, context.mmio_cache);
+  const uint64_t cycles = cycles_now() - start;
+  uint64_t offset = 0;
+  if (device != nullptr) {
+    const MmioBus::Range* range = context.mmio_cache.last;
+    offset = gpa - range->base;
+    context.stats.mmio_ranges[ExitStats::range_slot(context.mmio.index_of(range))].record(write, cycles);
+  } else {
+    context.stats.unclaimed_mmio.increment();
+  }
+  guard.done({observe::Space::kMmio, write, static_cast<uint8_t>(data.size()), context.vcpu, gpa, offset,
+              load_le(data), device});
+}
+
+// kStats: count per range and time the device (production: always). kObserve: look at the
+// observe mask (production: always). Both off / only kStats exist for the benchmark's baselines.
+template <bool kStats, bool kObserve>
 ExitAction handle_io(kvm_run& run, ExitContext& context) {
   const auto& io = run.io;
   const uint32_t size = io.size;
@@ -18,36 +62,51 @@ ExitAction handle_io(kvm_run& run, ExitContext& context) {
   }
   // SAFETY: [data_offset, data_offset + bytes) was checked against the mapped run area.
   uint8_t* data = reinterpret_cast<uint8_t*>(&run) + io.data_offset;
+  const bool write = io.direction == KVM_EXIT_IO_OUT;
   for (uint32_t i = 0; i < io.count; ++i) {
     std::span<uint8_t> element(data + uint64_t{i} * size, size);
-    if (io.direction == KVM_EXIT_IO_OUT) {
-      context.stats.pio_writes.increment();
-      if (context.pio.write(io.port, element) == nullptr) context.stats.unclaimed_pio.increment();
-    } else {
-      context.stats.pio_reads.increment();
-      if (context.pio.read(io.port, element) == nullptr) context.stats.unclaimed_pio.increment();
+    (write ? context.stats.pio_writes : context.stats.pio_reads).increment();
+    if (kObserve && observe::any()) [[unlikely]] {
+      observed_pio(context, io.port, write, element);
+      continue;
+    }
+    const uint64_t start = kStats ? cycles_now() : 0;
+    IoDevice* device = write ? context.pio.write(io.port, element) : context.pio.read(io.port, element);
+    if (device == nullptr) {
+      context.stats.unclaimed_pio.increment();
+    } else if (kStats) {
+      context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(io.port))].record(write,
+                                                                                             cycles_now() - start);
     }
   }
   return ExitAction::kContinue;
 }
 
+template <bool kStats, bool kObserve>
 ExitAction handle_mmio(kvm_run& run, ExitContext& context) {
   auto& mmio = run.mmio;
   if (mmio.len == 0 || mmio.len > sizeof(mmio.data)) return ExitAction::kBadExit;
   std::span<uint8_t> data(mmio.data, mmio.len);
-  if (mmio.is_write) {
-    context.stats.mmio_writes.increment();
-    if (context.mmio.write(mmio.phys_addr, data, context.mmio_cache) == nullptr) context.stats.unclaimed_mmio.increment();
-  } else {
-    context.stats.mmio_reads.increment();
-    if (context.mmio.read(mmio.phys_addr, data, context.mmio_cache) == nullptr) context.stats.unclaimed_mmio.increment();
+  const bool write = mmio.is_write != 0;
+  (write ? context.stats.mmio_writes : context.stats.mmio_reads).increment();
+  if (kObserve && observe::any()) [[unlikely]] {
+    observed_mmio(context, mmio.phys_addr, write, data);
+    return ExitAction::kContinue;
+  }
+  const uint64_t start = kStats ? cycles_now() : 0;
+  IoDevice* device = write ? context.mmio.write(mmio.phys_addr, data, context.mmio_cache)
+                           : context.mmio.read(mmio.phys_addr, data, context.mmio_cache);
+  if (device == nullptr) {
+    context.stats.unclaimed_mmio.increment();
+  } else if (kStats) {
+    context.stats.mmio_ranges[ExitStats::range_slot(context.mmio.index_of(context.mmio_cache.last))].record(
+        write, cycles_now() - start);
   }
   return ExitAction::kContinue;
 }
 
-}  // namespace
-
-ExitAction handle_exit(kvm_run& run, ExitContext& context) {
+template <bool kStats, bool kObserve>
+ExitAction dispatch_exit(kvm_run& run, ExitContext& context) {
   if (run.exit_reason < ExitStats::kReasons) {
     context.stats.by_reason[run.exit_reason].increment();
   } else {
@@ -55,9 +114,9 @@ ExitAction handle_exit(kvm_run& run, ExitContext& context) {
   }
   switch (run.exit_reason) {
     case KVM_EXIT_IO:
-      return handle_io(run, context);
+      return handle_io<kStats, kObserve>(run, context);
     case KVM_EXIT_MMIO:
-      return handle_mmio(run, context);
+      return handle_mmio<kStats, kObserve>(run, context);
     case KVM_EXIT_HLT:
       return ExitAction::kHalt;
     case KVM_EXIT_SHUTDOWN:
@@ -84,6 +143,14 @@ ExitAction handle_exit(kvm_run& run, ExitContext& context) {
     default:
       return ExitAction::kBadExit;
   }
+}
+
+}  // namespace
+
+ExitAction handle_exit(kvm_run& run, ExitContext& context) { return dispatch_exit<true, true>(run, context); }
+
+ExitAction handle_exit_baseline_for_benchmark(kvm_run& run, ExitContext& context, bool with_stats) {
+  return with_stats ? dispatch_exit<true, false>(run, context) : dispatch_exit<false, false>(run, context);
 }
 
 const char* exit_action_name(ExitAction action) {

@@ -35,9 +35,17 @@ struct ExitContext {
   ExitStats& stats;
   size_t run_size;  // bytes mapped for kvm_run (bounds the io data area)
   MmioBus::Cache mmio_cache{};
+  uint32_t vcpu = 0;  // index, for traces and recordings
 };
 
+// Counts the exit (ExitStats: per reason, per device range with a TSC-timed histogram) and
+// handles it. When a tracer or recorder is on (vmm/observe.h) each access takes a slower
+// out-of-line path; when they are off that costs one load and a not-taken branch.
 ExitAction handle_exit(kvm_run& run, ExitContext& context);
+
+// The benchmark's baselines (tests/bench/exit_path_bench.cc): the same dispatch compiled
+// without the observe check, with or without per-range statistics. Not for production use.
+ExitAction handle_exit_baseline_for_benchmark(kvm_run& run, ExitContext& context, bool with_stats);
 
 const char* exit_action_name(ExitAction action);
 const char* kvm_exit_reason_name(uint32_t reason);

@@ -16,6 +16,8 @@
 #include <span>
 #include <string_view>
 
+#include "vmm/state_writer.h"
+
 namespace kvpc {
 
 class IoDevice {
@@ -29,6 +31,10 @@ class IoDevice {
   // every byte of data (the bus pre-fills it with 0xFF, so leaving it means "all ones").
   virtual void read(uint64_t offset, std::span<uint8_t> data) = 0;
   virtual void write(uint64_t offset, std::span<const uint8_t> data) = 0;
+
+  // `kvpc inspect`: the device's state (vmm/state_writer.h says what to write and how to
+  // lock). Runs on the event-loop thread. The default says nothing beyond the bus ranges.
+  virtual void describe(StateWriter&) {}
 };
 
 // Little-endian helpers for devices whose registers are wider than a byte.

@@ -212,4 +212,32 @@ std::string KvmVcpu::dump_registers() {
       s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
 }
 
+Result<VcpuRegisters> KvmVcpu::read_registers() {
+  kvm_regs r{};
+  kvm_sregs s{};
+  if (ioctl(fd_.get(), KVM_GET_REGS, &r) < 0 || ioctl(fd_.get(), KVM_GET_SREGS, &s) < 0) {
+    return make_error(fmt::format("reading the registers of vCPU {}: {}", index_, strerror(errno)));
+  }
+  VcpuRegisters out;
+  out.gpr = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  out.rip = r.rip;
+  out.rflags = r.rflags;
+  out.cr0 = s.cr0;
+  out.cr2 = s.cr2;
+  out.cr3 = s.cr3;
+  out.cr4 = s.cr4;
+  out.cr8 = s.cr8;
+  out.efer = s.efer;
+  const kvm_segment* segments[8] = {&s.es, &s.cs, &s.ss, &s.ds, &s.fs, &s.gs, &s.tr, &s.ldt};
+  for (size_t i = 0; i < 8; ++i) {
+    const kvm_segment& in = *segments[i];
+    out.segments[i] = {in.selector, in.base, in.limit, in.type, in.dpl, in.present != 0, in.l != 0, in.db != 0};
+  }
+  out.gdt_base = s.gdt.base;
+  out.gdt_limit = s.gdt.limit;
+  out.idt_base = s.idt.base;
+  out.idt_limit = s.idt.limit;
+  return out;
+}
+
 }  // namespace kvpc

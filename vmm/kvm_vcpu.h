@@ -32,6 +32,7 @@ class KvmVcpu final : public VcpuBackend {
   int run() override;
   Status set_entry_state(const CpuEntryState& state) override;
   std::string dump_registers() override;
+  Result<VcpuRegisters> read_registers() override;
   void kick() override;
   size_t run_size() const override { return static_cast<size_t>(mmap_size_); }
   // The vCPU fd (the bare KVM_RUN baseline in tests/bench calls the ioctl on it directly).

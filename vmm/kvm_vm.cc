@@ -137,4 +137,62 @@ Status KvmVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, in
   return ok_status();
 }
 
+
+void KvmVm::describe(StateWriter& out) {
+  for (uint32_t chip_id : {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE}) {
+    kvm_irqchip chip{};
+    chip.chip_id = chip_id;
+    out.begin(chip_id == KVM_IRQCHIP_PIC_MASTER ? "pic_master" : "pic_slave");
+    if (ioctl(vm_fd_.get(), KVM_GET_IRQCHIP, &chip) < 0) {
+      out.text("error", fmt::format("KVM_GET_IRQCHIP: {}", strerror(errno)));
+    } else {
+      const kvm_pic_state& pic = chip.chip.pic;
+      out.number("irr", pic.irr);
+      out.number("isr", pic.isr);
+      out.number("imr", pic.imr);
+      out.number("last_irr", pic.last_irr);
+      out.number("elcr", pic.elcr);
+      out.number("irq_base", pic.irq_base);
+      out.number("priority_add", pic.priority_add);
+      out.number("init_state", pic.init_state);
+      out.flag("auto_eoi", pic.auto_eoi != 0);
+      out.flag("special_mask", pic.special_mask != 0);
+    }
+    out.end();
+  }
+  kvm_irqchip ioapic{};
+  ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+  out.begin("ioapic");
+  if (ioctl(vm_fd_.get(), KVM_GET_IRQCHIP, &ioapic) < 0) {
+    out.text("error", fmt::format("KVM_GET_IRQCHIP: {}", strerror(errno)));
+  } else {
+    const kvm_ioapic_state& state = ioapic.chip.ioapic;
+    out.number("base_address", state.base_address);
+    out.number("id", state.id);
+    out.number("irr", state.irr);
+    out.begin("redirection");
+    for (int pin = 0; pin < KVM_IOAPIC_NUM_PINS; ++pin) out.number(fmt::format("{}", pin), state.redirtbl[pin].bits);
+    out.end();
+  }
+  out.end();
+  kvm_pit_state2 pit{};
+  out.begin("pit");
+  if (ioctl(vm_fd_.get(), KVM_GET_PIT2, &pit) < 0) {
+    out.text("error", fmt::format("KVM_GET_PIT2: {}", strerror(errno)));
+  } else {
+    for (int i = 0; i < 3; ++i) {
+      const kvm_pit_channel_state& channel = pit.channels[i];
+      out.begin(fmt::format("channel{}", i));
+      out.number("count", channel.count);
+      out.number("latched_count", channel.latched_count);
+      out.number("mode", channel.mode);
+      out.number("rw_mode", channel.rw_mode);
+      out.number("bcd", channel.bcd);
+      out.number("gate", channel.gate);
+      out.end();
+    }
+    out.number("flags", pit.flags);
+  }
+  out.end();
+}
 }  // namespace kvpc

@@ -35,6 +35,8 @@ class KvmVm final : public VmBackend {
   void set_irq(uint32_t gsi, bool asserted) override;
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
                        std::optional<uint64_t> datamatch) override;
+  // The in-kernel PIC pair and IOAPIC (KVM_GET_IRQCHIP) and PIT (KVM_GET_PIT2).
+  void describe(StateWriter& out) override;
 
   int fd() const { return vm_fd_.get(); }
 

@@ -46,6 +46,8 @@ class MmioBus {
   IoDevice* write(uint64_t gpa, std::span<const uint8_t> data, Cache& cache);
 
   const std::vector<Range>& ranges() const { return ranges_; }
+  // Index of a range returned by find() (or held in a Cache) in ranges().
+  size_t index_of(const Range* range) const { return static_cast<size_t>(range - ranges_.data()); }
 
   uint64_t unclaimed_reads() const { return unclaimed_reads_.load(std::memory_order_relaxed); }
   uint64_t unclaimed_writes() const { return unclaimed_writes_.load(std::memory_order_relaxed); }

@@ -26,7 +26,8 @@ Status PioBus::add(IoDevice* device, uint16_t base, uint32_t length) {
       return make_error(fmt::format("{}: port {:#x} is already claimed by {}", name, port, slots_[port].device->name()));
     }
   }
-  for (uint32_t port = base; port < base + length; ++port) slots_[port] = Slot{device, base};
+  const auto range = static_cast<uint16_t>(ranges_.size());
+  for (uint32_t port = base; port < base + length; ++port) slots_[port] = Slot{device, base, range};
   ranges_.push_back(Range{device, base, length});
   return ok_status();
 }

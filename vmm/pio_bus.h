@@ -43,6 +43,9 @@ class PioBus {
   IoDevice* write(uint16_t port, std::span<const uint8_t> data);
 
   IoDevice* device_at(uint16_t port) const { return slots_[port].device; }
+  // Registration index (into ranges()) and base port of the range holding `port`, if claimed.
+  uint16_t range_index(uint16_t port) const { return slots_[port].range; }
+  uint16_t range_base(uint16_t port) const { return slots_[port].base; }
   uint64_t unclaimed_reads() const { return unclaimed_reads_.load(std::memory_order_relaxed); }
   uint64_t unclaimed_writes() const { return unclaimed_writes_.load(std::memory_order_relaxed); }
 
@@ -57,6 +60,7 @@ class PioBus {
   struct Slot {  // all-zero = unclaimed
     IoDevice* device;
     uint16_t base;
+    uint16_t range;  // index into ranges_ (statistics)
   };
   struct FreeDeleter {
     void operator()(Slot* slots) const { std::free(slots); }

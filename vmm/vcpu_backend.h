@@ -23,6 +23,7 @@
 
 #include "vmm/cpu_entry_state.h"
 #include "vmm/result.h"
+#include "vmm/vcpu_registers.h"
 
 namespace kvpc {
 
@@ -54,6 +55,9 @@ class VcpuBackend {
     (void)debug;
     return make_error("this vCPU backend has no debugger access");
   }
+  // `kvpc inspect`: the registers. Only while the vCPU is parked (RunControl::pause) or before
+  // it runs: the caller's thread reads state the vCPU thread owns, ordered by the pause.
+  virtual Result<VcpuRegisters> read_registers() { return make_error("this vCPU backend cannot read registers"); }
 };
 
 }  // namespace kvpc

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 VcpuRunner::VcpuRunner(VcpuBackend& backend, PioBus& pio, MmioBus& mmio, RunControl& control,
@@ -25,6 +27,8 @@ void VcpuRunner::loop() {
   kvm_run* run = backend_.run_state();
   ExitContext context{pio_, mmio_, stats_, options_.run_size};
   if (options_.debug != nullptr) options_.debug->vcpu_starting(backend_);
+  context.vcpu = backend_.index();
+  observe::set_thread_vcpu(static_cast<int>(backend_.index()));  // for events devices raise here
   while (true) {
     if (control_.attention() && control_.vcpu_check_in()) break;
     int result = backend_.run();

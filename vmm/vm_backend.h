@@ -13,7 +13,9 @@
 
 #include "vmm/guest_memory.h"
 #include "vmm/irq_line.h"
+#include "vmm/observe.h"
 #include "vmm/result.h"
+#include "vmm/state_writer.h"
 #include "vmm/vcpu_backend.h"
 
 namespace kvpc {
@@ -41,13 +43,20 @@ class VmBackend {
   // `eventfd` instead of exiting to the VMM. The fd stays owned by the caller.
   virtual Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
                                std::optional<uint64_t> datamatch) = 0;
+
+  // `kvpc inspect`: the interrupt controllers and timers the accelerator owns (KVM's in-kernel
+  // PIC/IOAPIC/PIT, the emulator's 8259 pair). Any thread, while the VM exists.
+  virtual void describe(StateWriter&) {}
 };
 
 // An IrqLine wired to one GSI of a VmBackend.
 class GsiIrqLine final : public IrqLine {
  public:
   GsiIrqLine(VmBackend& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
-  void set_level(bool asserted) override { vm_.set_irq(gsi_, asserted); }
+  void set_level(bool asserted) override {
+    if (observe::any()) [[unlikely]] observe::irq(gsi_, asserted);  // trace / record (vmm/observe.h)
+    vm_.set_irq(gsi_, asserted);
+  }
   uint32_t gsi() const { return gsi_; }
 
  private:

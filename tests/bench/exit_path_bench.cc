@@ -11,7 +11,11 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "vmm/exit_handler.h"
+#include "vmm/observe.h"
+#include "vmm/trace.h"
 #include "vmm/run_control.h"
 #include "vmm/vcpu_runner.h"
 
@@ -111,8 +115,59 @@ void BM_KvpcLoop(benchmark::State& state) {
   state.SetLabel(mmio ? "mmio" : "pio");
 }
 
+// handle_exit alone, in four builds of the same dispatch (docs/debugging.md, "Cost"):
+//   0 baseline: no per-range statistics, no observe check (compiled without either)
+//   1 + statistics: per-range counters and the TSC-timed histogram
+//   2 production handle_exit with tracing and recording off (statistics + one observe check)
+//   3 production handle_exit with `--trace pio,mmio` on, writing to /dev/null
+enum Variant { kBaseline = 0, kStats = 1, kProductionTraceOff = 2, kTraceOn = 3 };
+
+void BM_HandleExit(benchmark::State& state) {
+  const bool mmio = state.range(0) != 0;
+  const auto variant = static_cast<Variant>(state.range(1));
+  SinkDevice device;
+  PioBus pio;
+  MmioBus mmio_bus;
+  (void)pio.add(&device, 0x5F8, 1);
+  (void)mmio_bus.add(&device, 0xD0000000, 0x1000);
+  std::vector<SinkDevice> others(16);
+  for (size_t i = 0; i < others.size(); ++i) (void)mmio_bus.add(&others[i], 0xE0000000 + i * 0x10000, 0x1000);
+  pio.freeze();
+  mmio_bus.freeze();
+  SyntheticVcpu vcpu(mmio, 1);
+  vcpu.run();  // fills kvm_run with one exit; every iteration handles that same exit
+  kvm_run& run = *vcpu.run_state();
+  ExitStats stats;
+  ExitContext context{pio, mmio_bus, stats, vcpu.run_size()};
+  std::unique_ptr<Tracer> tracer;
+  if (variant == kTraceOn) {
+    tracer = std::move(Tracer::open("/dev/null")).value();
+    observe::install_tracer(tracer.get());
+    observe::set_trace_categories(observe::kPio | observe::kMmio);
+  }
+  for (auto _ : state) {
+    for (uint64_t i = 0; i < kExitsPerIteration; ++i) {
+      ExitAction action = variant == kBaseline ? handle_exit_baseline_for_benchmark(run, context, false)
+                          : variant == kStats  ? handle_exit_baseline_for_benchmark(run, context, true)
+                                               : handle_exit(run, context);
+      benchmark::DoNotOptimize(action);
+    }
+  }
+  if (tracer) {
+    observe::set_trace_categories(0);
+    observe::install_tracer(nullptr);
+  }
+  benchmark::DoNotOptimize(device.sum_);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kExitsPerIteration));
+  static const char* kNames[] = {"baseline", "stats", "stats+trace-off", "stats+trace-on"};
+  state.SetLabel(fmt::format("{} {}", mmio ? "mmio" : "pio", kNames[variant]));
+}
+
 BENCHMARK(BM_BareLoop)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KvpcLoop)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HandleExit)
+    ->ArgsProduct({{0, 1}, {kBaseline, kStats, kProductionTraceOff, kTraceOn}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace kvpc

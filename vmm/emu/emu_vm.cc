@@ -107,4 +107,35 @@ Status EmuVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, in
   return ok_status();
 }
 
+Result<VcpuRegisters> EmuVcpu::read_registers() {
+  const emu::CpuRegs& r = cpu_->regs();
+  VcpuRegisters out;
+  // The emulator keeps GPRs in encoding order (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..).
+  constexpr int kFromEncoding[8] = {emu::kRax, emu::kRbx, emu::kRcx, emu::kRdx, emu::kRsi, emu::kRdi, emu::kRbp, emu::kRsp};
+  for (int i = 0; i < 8; ++i) out.gpr[static_cast<size_t>(i)] = r.gpr[static_cast<size_t>(kFromEncoding[i])];
+  for (size_t i = 8; i < 16; ++i) out.gpr[i] = r.gpr[i];
+  out.rip = r.rip;
+  out.rflags = r.rflags;
+  out.cr0 = r.cr0;
+  out.cr2 = r.cr2;
+  out.cr3 = r.cr3;
+  out.cr4 = r.cr4;
+  out.efer = r.efer;
+  auto convert = [](const emu::Segment& in) {
+    return VcpuRegisters::Segment{in.selector, in.base, in.limit, in.type, in.dpl, true, in.long_mode, in.big};
+  };
+  for (size_t i = 0; i < 6; ++i) out.segments[i] = convert(r.seg[i]);
+  out.segments[6] = convert(r.tr);
+  out.gdt_base = r.gdtr.base;
+  out.gdt_limit = r.gdtr.limit;
+  out.idt_base = r.idtr.base;
+  out.idt_limit = r.idtr.limit;
+  return out;
+}
+
+void EmuVm::describe(StateWriter& out) {
+  out.begin("pic");
+  machine_->pic().describe(out);
+  out.end();
+}
 }  // namespace kvpc

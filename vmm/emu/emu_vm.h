@@ -43,6 +43,7 @@ class EmuVcpu final : public VcpuBackend {
   int run() override;
   Status set_entry_state(const CpuEntryState& state) override;
   std::string dump_registers() override;
+  Result<VcpuRegisters> read_registers() override;
   void kick() override;
   size_t run_size() const override { return kRunSize; }
   // Debugger access (vmm/emu/emu_debug_access.cc), with KVM's structures and semantics.
@@ -88,6 +89,7 @@ class EmuVm final : public VmBackend {
   void set_irq(uint32_t gsi, bool asserted) override;
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
                        std::optional<uint64_t> datamatch) override;
+  void describe(StateWriter& out) override;
 
   // The in-emulator PIC pair (tests inspect it).
   emu::PicPair& pic() { return machine_->pic(); }

@@ -233,4 +233,26 @@ bool PicPair::port_write(uint16_t port, uint8_t value) {
   return true;
 }
 
+
+void PicPair::describe(StateWriter& out) {
+  std::lock_guard lock(mutex_);
+  const char* names[2] = {"master", "slave"};
+  for (int i = 0; i < 2; ++i) {
+    const Chip& c = chips_[i];
+    out.begin(names[i]);
+    out.number("irr", c.irr);
+    out.number("isr", c.isr);
+    out.number("imr", c.imr);
+    out.number("input_levels", c.line);
+    out.number("elcr", c.elcr);
+    out.number("vector_base", c.vector_base);
+    out.number("priority_add", c.priority_add);
+    out.number("init_step", c.init_step);
+    out.flag("auto_eoi", c.auto_eoi);
+    out.flag("special_mask", c.special_mask);
+    out.flag("read_isr", c.read_isr);
+    out.end();
+  }
+  out.flag("intr", intr_.load(std::memory_order_relaxed));
+}
 }  // namespace kvpc::emu

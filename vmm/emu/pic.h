@@ -18,6 +18,8 @@
 #include <functional>
 #include <mutex>
 
+#include "vmm/state_writer.h"
+
 namespace kvpc::emu {
 
 class PicPair {
@@ -37,6 +39,9 @@ class PicPair {
   // Port access for 0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1. Returns false for other ports.
   bool port_read(uint16_t port, uint8_t& value);
   bool port_write(uint16_t port, uint8_t value);
+
+  // `kvpc inspect`: both chips' registers and initialisation state (takes the lock).
+  void describe(StateWriter& out);
 
   // Called (without the lock held) when INTR may have risen. Set before vCPUs run.
   void set_wake_hook(std::function<void()> hook) { wake_ = std::move(hook); }

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "vmm/observe.h"
+
 namespace kvpc {
 
 namespace {
@@ -160,6 +162,13 @@ void Board::stop_services() {
   services_->stop();
   disks_->stop();
   platform_->stop();
+}
+
+size_t Board::serial_input(std::span<const uint8_t> bytes) {
+  observe::InputScope recorded(observe::Input::kSerialBytes, bytes);
+  const size_t accepted = com1_->receive(bytes);
+  if (observe::on(observe::kDevices)) [[unlikely]] observe::device_event(com1_->name(), "rx-input", accepted);
+  return accepted;
 }
 
 }  // namespace kvpc

@@ -79,6 +79,10 @@ class Board {
   Status start_services(EventLoop& loop);
   void stop_services();
 
+  // Console input for COM1 from the host (event loop). Goes through here rather than to
+  // com1().receive() directly so `--record-io` records it and `--trace devices` shows it.
+  size_t serial_input(std::span<const uint8_t> bytes);
+
   Uart16550& com1() { return *com1_; }
   PostPort& post() { return *post_; }
   IntegrationDevice& integration() { return *integration_; }

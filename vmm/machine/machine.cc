@@ -13,6 +13,7 @@
 #include "vmm/kvm_system.h"
 #include "vmm/machine/board_disks.h"
 #include "vmm/kvm_vm.h"
+#include "vmm/observe.h"
 #include "vmm/startup_clock.h"
 
 namespace kvpc {
@@ -78,6 +79,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config, Ev
                              hooks.debugcon_output);
   if (!board) return board.error();
   machine->board_ = std::move(board).value();
+  observe::board_created();  // --record-io marks guest resets in the stream
   machine->pio_.freeze();
   machine->mmio_.freeze();
 

@@ -61,6 +61,10 @@ class Machine final : public PowerControl {
   Board& board() { return *board_; }
   GuestMemory& memory() { return memory_; }
   const std::vector<std::unique_ptr<VcpuRunner>>& vcpus() const { return runners_; }
+  // For statistics and `kvpc inspect` (frozen once created; read-only use from any thread).
+  const PioBus& pio() const { return pio_; }
+  const MmioBus& mmio() const { return mmio_; }
+  VmBackend& backend() { return *backend_; }
 
  private:
   Machine(MachineConfig config, EventLoop& loop, GuestMemory memory, std::unique_ptr<VmBackend> backend);
