@@ -78,13 +78,14 @@ nlohmann::json device_rows(const Machine& machine, const std::vector<const ExitS
     const auto ranges = ranges_of(machine, mmio);
     for (size_t i = 0; i < ranges.size(); ++i) {
       const size_t slot = ExitStats::range_slot(i);
-      uint64_t reads = 0, writes = 0, cycles = 0;
+      uint64_t reads = 0, writes = 0, cycles = 0, timed = 0;
       std::array<uint64_t, DeviceExitStats::kTimeBuckets> buckets{};
       for (const ExitStats* s : stats) {
         const DeviceExitStats& d = mmio ? s->mmio_ranges[slot] : s->pio_ranges[slot];
         reads += d.reads.get();
         writes += d.writes.get();
         cycles += d.cycles_total.get();
+        timed += d.timed.get();
         for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += d.cycles_log2[b].get();
       }
       nlohmann::json row = {{"device", ranges[i].device}, {"space", ranges[i].space}, {"base", ranges[i].base},
@@ -103,8 +104,9 @@ nlohmann::json device_rows(const Machine& machine, const std::vector<const ExitS
           hist.push_back(bucket);
         }
         row["time_cycles_total"] = cycles;
-        if (reads + writes != 0 && hz > 0) {
-          row["time_mean_ns"] = static_cast<double>(cycles) * 1e9 / hz / static_cast<double>(reads + writes);
+        row["time_samples"] = timed;  // the histogram covers these accesses (vmm/exit_stats.h: sampled)
+        if (timed != 0 && hz > 0) {
+          row["time_mean_ns"] = static_cast<double>(cycles) * 1e9 / hz / static_cast<double>(timed);
         }
         row["time_histogram"] = hist;
       }

@@ -14,11 +14,14 @@
 #   KVPC_SANITIZE_CTEST_ARGS="-E Machine"         extra ctest arguments for the sanitize stage
 #                                                 only (a subset, should CI time require one)
 # Extra ctest arguments apply to the suite and sanitize stages.
+# Default: the suite stage only (that is what CI runs today); the full reliability run is
+#   KVPC_TEST_STAGES="suite sanitize fuzz" tools/test.sh
+# (docs/reliability.md: why sanitize and fuzz are not yet CI's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-debian.sh
 
-stages=${KVPC_TEST_STAGES:-suite sanitize fuzz}
+stages=${KVPC_TEST_STAGES:-suite}
 if [ "${KVPC_SANITIZE:-0}" = 1 ]; then stages=sanitize; fi
 
 run_suite() {  # build dir, extra ctest arguments (one word, may be empty), then cmake arguments

@@ -70,13 +70,15 @@ ExitAction handle_io(kvm_run& run, ExitContext& context) {
       observed_pio(context, io.port, write, element);
       continue;
     }
-    const uint64_t start = kStats ? cycles_now() : 0;
+    const bool timed = kStats && context.stats.take_timing_sample();
+    const uint64_t start = timed ? cycles_now() : 0;
     IoDevice* device = write ? context.pio.write(io.port, element) : context.pio.read(io.port, element);
     if (device == nullptr) {
       context.stats.unclaimed_pio.increment();
     } else if (kStats) {
-      context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(io.port))].record(write,
-                                                                                             cycles_now() - start);
+      DeviceExitStats& range = context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(io.port))];
+      range.count(write);
+      if (timed) range.time(cycles_now() - start);
     }
   }
   return ExitAction::kContinue;
@@ -93,14 +95,17 @@ ExitAction handle_mmio(kvm_run& run, ExitContext& context) {
     observed_mmio(context, mmio.phys_addr, write, data);
     return ExitAction::kContinue;
   }
-  const uint64_t start = kStats ? cycles_now() : 0;
+  const bool timed = kStats && context.stats.take_timing_sample();
+  const uint64_t start = timed ? cycles_now() : 0;
   IoDevice* device = write ? context.mmio.write(mmio.phys_addr, data, context.mmio_cache)
                            : context.mmio.read(mmio.phys_addr, data, context.mmio_cache);
   if (device == nullptr) {
     context.stats.unclaimed_mmio.increment();
   } else if (kStats) {
-    context.stats.mmio_ranges[ExitStats::range_slot(context.mmio.index_of(context.mmio_cache.last))].record(
-        write, cycles_now() - start);
+    DeviceExitStats& range =
+        context.stats.mmio_ranges[ExitStats::range_slot(context.mmio.index_of(context.mmio_cache.last))];
+    range.count(write);
+    if (timed) range.time(cycles_now() - start);
   }
   return ExitAction::kContinue;
 }

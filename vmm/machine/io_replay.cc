@@ -1,5 +1,6 @@
 #include "vmm/machine/io_replay.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -35,6 +36,11 @@ class ReplayVmBackend final : public VmBackend {
   }
   void set_irq(uint32_t gsi, bool asserted) override { produced.push_back({gsi, asserted}); }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
+  // No CPU writes guest memory during a replay: nothing is ever dirty.
+  Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t> bitmap) override {
+    std::fill(bitmap.begin(), bitmap.end(), 0);
+    return ok_status();
+  }
 
   std::deque<IrqEvent> produced;
 };
@@ -62,6 +68,10 @@ Result<std::unique_ptr<ReplayMachine>> build_machine(const io_record::Header& he
   auto memory = GuestMemory::create_pc(header.ram_bytes);
   if (!memory) return make_error(fmt::format("rebuilding guest memory of the recording: {}", memory.error().message));
   auto machine = std::make_unique<ReplayMachine>(std::move(memory).value());
+  // The same device memory the recorded VM had (the VGA framebuffer), as Machine::create adds it.
+  if (auto status = Board::add_device_memory(machine->memory); !status) {
+    return make_error(fmt::format("rebuilding the devices' memory: {}", status.error().message));
+  }
   MachineConfig config;
   config.ram_bytes = header.ram_bytes;
   config.cpus = header.cpus;

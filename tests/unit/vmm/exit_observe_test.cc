@@ -24,6 +24,7 @@ class ExitObserveTest : public ::testing::Test {
   static constexpr uint32_t kDataOffset = 4096;
 
   void SetUp() override {
+    stats_.timing_period = 1;  // time every access, so histogram totals equal the counts
     buffer_.assign(kRunSize, 0);
     ASSERT_TRUE(pio_.add(&other_, 0x60, 1).ok());   // range 0
     ASSERT_TRUE(pio_.add(&uart_, 0x3F8, 8).ok());   // range 1
@@ -101,6 +102,20 @@ TEST_F(ExitObserveTest, MmioAccessesAreCountedOnTheRangeTheyHit) {
   EXPECT_EQ(stats_.mmio_ranges[0].reads.get(), 1u);
   EXPECT_EQ(stats_.unclaimed_mmio.get(), 1u);
   EXPECT_EQ(histogram_total(stats_.mmio_ranges[1]), 2u);
+}
+
+TEST_F(ExitObserveTest, OnlyEveryTimingPeriodthAccessIsTimedButAllAreCounted) {
+  stats_.timing_period = 4;
+  stats_.until_timed = 0;
+  port(KVM_EXIT_IO_OUT, 0x3F8, 1, 9, 'x');  // accesses 1, 5 and 9 are timed
+  EXPECT_EQ(stats_.pio_ranges[1].writes.get(), 9u);
+  EXPECT_EQ(stats_.pio_ranges[1].timed.get(), 3u);
+  EXPECT_EQ(histogram_total(stats_.pio_ranges[1]), 3u);
+  ExitStats fresh;
+  EXPECT_EQ(fresh.timing_period, ExitStats::kDefaultTimingPeriod);
+  EXPECT_TRUE(fresh.take_timing_sample()) << "the first access is always timed";
+  for (uint32_t i = 1; i < ExitStats::kDefaultTimingPeriod; ++i) EXPECT_FALSE(fresh.take_timing_sample());
+  EXPECT_TRUE(fresh.take_timing_sample());
 }
 
 TEST(DeviceExitStats, HistogramBucketIsTheLog2OfTheCycles) {
