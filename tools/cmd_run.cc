@@ -30,6 +30,7 @@ struct RunFlags {
   std::string accel = "kvm";
   bool headless = false;
   std::string display = "auto", vga_font;
+  std::string vga_rom;  // --vga-rom
   bool quiet = false;
   std::vector<std::string> allow_users, allow_groups;
   std::vector<std::string> disks;  // --disk (tools/disk_flags.h)
@@ -90,6 +91,7 @@ Result<MachineConfig> to_config(const RunFlags& flags) {
   }
   config.display = flags.headless ? "none" : flags.display == "auto" ? (have_display ? "sdl" : "none") : flags.display;
   config.vga_font = flags.vga_font;
+  config.vga_rom = flags.vga_rom;
   return config;
 }
 
@@ -155,6 +157,9 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_option("--vga-font", flags->vga_font,
                   "PSF console font (PSF1/PSF2, .gz ok, 8 pixels wide) preloaded as the VGA text font for guests "
                   "without a VGA BIOS (default /usr/share/consolefonts/Uni2-VGA16.psf.gz)");
+  run->add_option("--vga-rom", flags->vga_rom,
+                  "VGA option ROM the firmware (--bios) runs, or none (firmware screen output then goes to COM1 "
+                  "only). Default /usr/share/seabios/vgabios-stdvga.bin when it exists");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
   run->callback([flags, &action] {
     action = [flags] {

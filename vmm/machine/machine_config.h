@@ -43,6 +43,9 @@ struct MachineConfig {
   // The console font preloaded into VGA plane 2 for guests that run no VGA BIOS; empty:
   // the default (devices/vga/psf_font.h), and a missing default only costs a warning.
   std::string vga_font;
+  // --- VGA option ROM for --bios (vmm/machine/vga_rom.h): empty = the Debian SeaBIOS
+  // vgabios-stdvga.bin when present, "none" = no VGA ROM, else a file path.
+  std::string vga_rom;
 };
 
 }  // namespace kvpc

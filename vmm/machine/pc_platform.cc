@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "vmm/machine/vga_rom.h"
+
 namespace kvpc {
 
 namespace {
@@ -83,7 +85,8 @@ Status fill_fw_cfg(FwCfg& fw, uint64_t ram_bytes, uint32_t cpus) {
       {"etc/e820", e820},
       {"etc/show-boot-menu", fw_cfg_le(0, 2)},  // no "Press ESC for boot menu" wait
       {"etc/boot-menu-wait", fw_cfg_le(0, 2)},
-      // Firmware's screen output (banner, "Booting from ...") goes to COM1: kvpc has no VGA.
+      // Firmware's screen output (banner, "Booting from ...") goes to COM1: alone when no VGA
+      // ROM runs, else as well as to the VGA (SeaBIOS's split mode, docs/firmware.md).
       {"etc/sercon-port", fw_cfg_le(kCom1Port, 2)},
   };
   for (const auto& f : files) {
@@ -102,6 +105,11 @@ Result<std::unique_ptr<PcPlatform>> PcPlatform::create(const MachineConfig& conf
   fill_pc_cmos(*p->rtc_, config.ram_bytes, config.cpus);
   p->fw_cfg_ = std::make_unique<FwCfg>();
   if (auto s = fill_fw_cfg(*p->fw_cfg_, config.ram_bytes, config.cpus); !s) return s.error();
+  auto vga_rom = load_vga_rom(config);
+  if (!vga_rom) return vga_rom.error();
+  if (*vga_rom) {
+    if (auto s = p->fw_cfg_->add_file(kVgaRomFwCfgName, std::move(**vga_rom)); !s) return s.error();
+  }
   p->piix3_ = std::make_unique<Piix3IsaBridge>();
   if (!pci.attach(Piix3IsaBridge::kSlot, *p->piix3_)) return make_error("PCI slot 1 (PIIX3) is taken");
   p->qemu_debugcon_ = std::make_unique<Debugcon>(debugcon_output);
