@@ -22,6 +22,7 @@ class FakeBackend final : public VmBackend {
   std::string_view accelerator() const override { return "test"; }
   Status map_memory(const GuestMemory&) override { return ok_status(); }
   Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t) override { return make_error("none"); }
+  Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t>) override { return make_error("none"); }
   void set_irq(uint32_t gsi, bool asserted) override { irqs.emplace_back(gsi, asserted); }
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int fd, std::optional<uint64_t>) override {
     EXPECT_EQ(space, IoSpace::kPort);
