@@ -1,5 +1,6 @@
 #include "vmm/machine/io_replay.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -35,6 +36,13 @@ class ReplayVmBackend final : public VmBackend {
   }
   void set_irq(uint32_t gsi, bool asserted) override { produced.push_back({gsi, asserted}); }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
+  // A replayed guest may move a BAR again (the recorded config writes): nothing to undo here.
+  Status remove_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
+  // No guest runs, so no page is ever dirtied.
+  Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t> bitmap) override {
+    std::fill(bitmap.begin(), bitmap.end(), uint64_t{0});
+    return ok_status();
+  }
 
   std::deque<IrqEvent> produced;
 };
