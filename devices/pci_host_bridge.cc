@@ -85,6 +85,7 @@ void PciHostBridge::write(uint64_t offset, std::span<const uint8_t> data) {
   size_t length = std::min<size_t>(data.size(), kPortCount - offset);
   uint32_t reg = (address_ & 0xFC) + static_cast<uint32_t>(offset - 4);
   function->write(reg, data.first(length));
+  if (observer_ != nullptr) observer_->config_written(*slots_[(address_ >> 11) & 0x1F], reg, length);
 }
 
 

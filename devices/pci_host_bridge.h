@@ -43,6 +43,8 @@ class PciHostBridge final : public IoDevice, public PciDevice {
   // Puts `device` at 00:slot.0. Fails (false) for slot 0 (the bridge), slot >= 32 or a taken slot.
   bool attach(int slot, PciDevice& device);
   PciDevice* device_at(int slot) const;
+  // Set-up only: who hears about config writes (nullptr: nobody).
+  void set_observer(PciConfigObserver* observer) { observer_ = observer; }
 
   // IoDevice
   std::string_view name() const override { return "pci-host-bridge"; }
@@ -64,6 +66,7 @@ class PciHostBridge final : public IoDevice, public PciDevice {
   uint32_t address_ = 0;
   PciConfigSpace config_;
   std::array<PciDevice*, kSlots> slots_{};
+  PciConfigObserver* observer_ = nullptr;
 };
 
 }  // namespace kvpc

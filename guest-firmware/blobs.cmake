@@ -19,3 +19,4 @@ kvpc_guest_blob(mb_hello tests/mb_hello.asm)
 kvpc_guest_blob(virtio_blk_rw tests/virtio_blk_rw.asm)
 # ELF64 with symbols (gdb_target.elf) plus its flat kvpc64 image: the gdb stub's test guest.
 kvpc_guest_elf_blob(gdb_target tests/gdb_target.asm)
+kvpc_guest_blob(bios_boot_sector tests/bios_boot_sector.asm)

@@ -120,8 +120,9 @@ void KvmVm::set_irq(uint32_t gsi, bool asserted) {
   ioctl(vm_fd_.get(), KVM_IRQ_LINE, &level);
 }
 
-Status KvmVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
-                            std::optional<uint64_t> datamatch) {
+namespace {
+kvm_ioeventfd ioeventfd_request(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                                std::optional<uint64_t> datamatch) {
   kvm_ioeventfd request{};
   request.addr = address;
   request.len = length;
@@ -131,6 +132,13 @@ Status KvmVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, in
     request.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
     request.datamatch = *datamatch;
   }
+  return request;
+}
+}  // namespace
+
+Status KvmVm::add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                            std::optional<uint64_t> datamatch) {
+  kvm_ioeventfd request = ioeventfd_request(space, address, length, eventfd, datamatch);
   if (ioctl(vm_fd_.get(), KVM_IOEVENTFD, &request) < 0) {
     return make_error(fmt::format("KVM_IOEVENTFD at {:#x} (len {}) failed: {}", address, length, strerror(errno)));
   }
@@ -195,4 +203,16 @@ void KvmVm::describe(StateWriter& out) {
   }
   out.end();
 }
+Status KvmVm::remove_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                               std::optional<uint64_t> datamatch) {
+  // KVM matches the registration to remove on all of address, length, fd, flags and datamatch.
+  kvm_ioeventfd request = ioeventfd_request(space, address, length, eventfd, datamatch);
+  request.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+  if (ioctl(vm_fd_.get(), KVM_IOEVENTFD, &request) < 0) {
+    return make_error(fmt::format("KVM_IOEVENTFD deassign at {:#x} (len {}) failed: {}", address, length,
+                                  strerror(errno)));
+  }
+  return ok_status();
+}
+
 }  // namespace kvpc

@@ -37,6 +37,8 @@ class KvmVm final : public VmBackend {
                        std::optional<uint64_t> datamatch) override;
   // The in-kernel PIC pair and IOAPIC (KVM_GET_IRQCHIP) and PIT (KVM_GET_PIT2).
   void describe(StateWriter& out) override;
+  Status remove_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                          std::optional<uint64_t> datamatch) override;
 
   int fd() const { return vm_fd_.get(); }
 

@@ -1,5 +1,6 @@
 #include "vmm/pio_bus.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -8,49 +9,107 @@
 namespace kvpc {
 
 PioBus::PioBus() : slots_(static_cast<Slot*>(std::calloc(kPorts, sizeof(Slot)))) {
-  // Slot is trivially constructible and all-zero means "unclaimed": calloc's zeroes are valid slots.
+  // A slot is a plain pointer and all-zero means "unclaimed": calloc's zeroes are valid slots.
   static_assert(std::is_trivially_default_constructible_v<Slot>);
-  if (!slots_) std::abort();  // 1 MiB at start-up: nothing sensible to do without it
+  static_assert(std::atomic_ref<Slot>::is_always_lock_free);
+  if (!slots_) std::abort();  // 512 KiB at start-up: nothing sensible to do without it
 }
 
-Status PioBus::add(IoDevice* device, uint16_t base, uint32_t length) {
+const PioBus::Entry* PioBus::load(uint16_t port) const {
+  return std::atomic_ref<Slot>(slots_[port]).load(std::memory_order_acquire);
+}
+
+IoDevice* PioBus::device_at(uint16_t port) const {
+  const Entry* entry = load(port);
+  return entry != nullptr ? entry->device : nullptr;
+}
+
+Status PioBus::claim(IoDevice* device, uint16_t base, uint32_t length) {
   const std::string name = device != nullptr ? std::string(device->name()) : "(null)";
   if (device == nullptr) return make_error("cannot register a null device on the port bus");
-  if (frozen_) return make_error(fmt::format("{}: the port bus is frozen; devices are added before the VM runs", name));
   if (length == 0) return make_error(fmt::format("{}: port range at {:#x} has zero length", name, base));
   if (uint32_t{base} + length > kPorts) {
     return make_error(fmt::format("{}: port range {:#x}+{:#x} runs past port 0xffff", name, base, length));
   }
   for (uint32_t port = base; port < base + length; ++port) {
-    if (slots_[port].device != nullptr) {
-      return make_error(fmt::format("{}: port {:#x} is already claimed by {}", name, port, slots_[port].device->name()));
+    if (const Entry* other = load(static_cast<uint16_t>(port)); other != nullptr) {
+      return make_error(fmt::format("{}: port {:#x} is already claimed by {}", name, port, other->device->name()));
     }
   }
-  const auto range = static_cast<uint16_t>(ranges_.size());
-  for (uint32_t port = base; port < base + length; ++port) slots_[port] = Slot{device, base, range};
-  ranges_.push_back(Range{device, base, length});
+  // A device mapped again (a moved BAR) keeps its registration index.
+  size_t index = 0;
+  while (index < ranges_.size() && ranges_[index].device != device) ++index;
+  if (index == ranges_.size()) {
+    ranges_.push_back(Range{device, base, length});
+  } else {
+    ranges_[index] = Range{device, base, length};
+  }
+  entries_.push_back(std::make_unique<Entry>(Entry{device, base, length, static_cast<uint16_t>(index)}));
+  const Entry* entry = entries_.back().get();
+  for (uint32_t port = base; port < base + length; ++port) {
+    std::atomic_ref<Slot>(slots_[port]).store(entry, std::memory_order_release);
+  }
   return ok_status();
+}
+
+Status PioBus::add(IoDevice* device, uint16_t base, uint32_t length) {
+  std::lock_guard lock(writer_mutex_);
+  if (frozen()) {
+    return make_error(fmt::format("{}: the port bus is frozen; devices are added before the VM runs",
+                                  device != nullptr ? device->name() : "(null)"));
+  }
+  return claim(device, base, length);
+}
+
+Status PioBus::map(IoDevice* device, uint16_t base, uint32_t length) {
+  std::lock_guard lock(writer_mutex_);
+  return claim(device, base, length);
+}
+
+void PioBus::unmap(IoDevice* device, uint16_t base, uint32_t length) {
+  std::lock_guard lock(writer_mutex_);
+  for (uint32_t port = base; port < uint32_t{base} + length && port < kPorts; ++port) {
+    const Entry* entry = load(static_cast<uint16_t>(port));
+    if (entry != nullptr && entry->device == device && entry->base == base) {
+      std::atomic_ref<Slot>(slots_[port]).store(nullptr, std::memory_order_release);
+    }
+  }
+}
+
+std::vector<PioBus::Range> PioBus::ranges() const {
+  std::lock_guard lock(writer_mutex_);
+  return ranges_;
+}
+
+uint16_t PioBus::range_index(uint16_t port) const {
+  const Entry* entry = load(port);
+  return entry != nullptr ? entry->range : 0;
+}
+
+uint16_t PioBus::range_base(uint16_t port) const {
+  const Entry* entry = load(port);
+  return entry != nullptr ? entry->base : 0;
 }
 
 IoDevice* PioBus::read(uint16_t port, std::span<uint8_t> data) {
   std::memset(data.data(), 0xFF, data.size());
-  const Slot& slot = slots_[port];
-  if (slot.device == nullptr) {
+  const Entry* entry = load(port);
+  if (entry == nullptr) {
     unclaimed_reads_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
-  slot.device->read(port - slot.base, data);
-  return slot.device;
+  entry->device->read(port - entry->base, data);
+  return entry->device;
 }
 
 IoDevice* PioBus::write(uint16_t port, std::span<const uint8_t> data) {
-  const Slot& slot = slots_[port];
-  if (slot.device == nullptr) {
+  const Entry* entry = load(port);
+  if (entry == nullptr) {
     unclaimed_writes_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
-  slot.device->write(port - slot.base, data);
-  return slot.device;
+  entry->device->write(port - entry->base, data);
+  return entry->device;
 }
 
 }  // namespace kvpc

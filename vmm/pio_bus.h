@@ -1,21 +1,36 @@
 // PioBus: the x86 port I/O space, dispatched through a direct table.
 //
-// One slot per port (65536 slots, 16 bytes each = 1 MiB): lookup on the exit path is a
+// One slot per port (65536 slots, one pointer each = 512 KiB): lookup on the exit path is a
 // single indexed load, no search, no lock. The table comes zeroed from calloc, which for a
 // block this size is a fresh anonymous mapping: only the pages of ports actually registered
-// are ever touched (a handful), instead of 256 page faults at start-up. Registration happens during
-// set-up, before any vCPU runs; after freeze() the table is read-only and shared by all
-// vCPU threads without synchronisation.
+// are ever touched (a handful), instead of 128 page faults at start-up.
 //
 // Unclaimed ports (the documented policy): reads return all ones, writes are dropped.
 // Both are counted in unclaimed_reads()/unclaimed_writes() so a guest probing or
 // misbehaving shows up in statistics.
+//
+// Concurrency contract (the table changes while vCPUs run when the guest moves a PCI BAR):
+//   * A slot holds a pointer to an immutable Entry {device, base, length}, or null. vCPU
+//     threads load it with an acquire load (std::atomic_ref) and use the entry without a lock;
+//     writers publish a fully built entry with a release store, so a reader sees either the
+//     old entry, the new one or null — never a device paired with another range's base.
+//   * Entries are never freed while the bus lives (a BAR move allocates one; firmware moves a
+//     BAR a handful of times per boot), so a reader still holding an old entry stays valid.
+//   * Writers (add/map/unmap) serialise on an internal mutex. add() is set-up only (before
+//     freeze()); map()/unmap() are allowed at any time — PciBarMapper calls them from the
+//     vCPU thread whose config-space write moved a BAR.
+//   * A move is unmap-then-map, port by port. With several vCPUs, an access by another vCPU
+//     to the moving range while it moves may reach the device at the old or the new address,
+//     or find the port unclaimed (all ones / dropped) — as on hardware, where decoding a BAR
+//     that is being reprogrammed is undefined; firmware and OSes quiesce a device first.
+//     Under --accel emu there is one vCPU, so the move is atomic with respect to the guest.
 #pragma once
 
-#include <cstdlib>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,18 +49,25 @@ class PioBus {
   // Claims ports [base, base+length). Rejects zero length, ranges past 0xFFFF, overlap
   // with an earlier registration and registration after freeze().
   Status add(IoDevice* device, uint16_t base, uint32_t length);
-  void freeze() { frozen_ = true; }
-  bool frozen() const { return frozen_; }
+  void freeze() { frozen_.store(true, std::memory_order_relaxed); }
+  bool frozen() const { return frozen_.load(std::memory_order_relaxed); }
+
+  // Run-time (re)mapping for relocatable ranges (PCI BARs): same checks as add() except the
+  // freeze; a range overlapping any claimed port is refused and nothing changes.
+  Status map(IoDevice* device, uint16_t base, uint32_t length);
+  // Releases [base, base+length) where `device` claims it with that base (other ports untouched).
+  void unmap(IoDevice* device, uint16_t base, uint32_t length);
 
   // Exit path. access sizes 1/2/4; data is filled (read) or consumed (write).
   // Returns the device that handled it, or nullptr when the port is unclaimed.
   IoDevice* read(uint16_t port, std::span<uint8_t> data);
   IoDevice* write(uint16_t port, std::span<const uint8_t> data);
 
-  IoDevice* device_at(uint16_t port) const { return slots_[port].device; }
-  // Registration index (into ranges()) and base port of the range holding `port`, if claimed.
-  uint16_t range_index(uint16_t port) const { return slots_[port].range; }
-  uint16_t range_base(uint16_t port) const { return slots_[port].base; }
+  IoDevice* device_at(uint16_t port) const;
+  // Registration index (into ranges()) and base port of the range holding `port`, if claimed
+  // (0 for an unclaimed port). A device moved by map() keeps its index.
+  uint16_t range_index(uint16_t port) const;
+  uint16_t range_base(uint16_t port) const;
   uint64_t unclaimed_reads() const { return unclaimed_reads_.load(std::memory_order_relaxed); }
   uint64_t unclaimed_writes() const { return unclaimed_writes_.load(std::memory_order_relaxed); }
 
@@ -54,20 +76,30 @@ class PioBus {
     uint16_t base;
     uint32_t length;
   };
-  const std::vector<Range>& ranges() const { return ranges_; }
+  // A snapshot of the registered ranges, one per device registration, in registration order
+  // (statistics index them). A relocated device is listed once, at its current base; one
+  // unmapped at the moment is listed at its last base.
+  std::vector<Range> ranges() const;
 
  private:
-  struct Slot {  // all-zero = unclaimed
+  struct Entry {  // immutable once published
     IoDevice* device;
     uint16_t base;
-    uint16_t range;  // index into ranges_ (statistics)
+    uint32_t length;
+    uint16_t range;  // index into ranges_ (statistics), stable across moves of the device
   };
+  using Slot = const Entry*;  // accessed through std::atomic_ref; null = unclaimed
   struct FreeDeleter {
     void operator()(Slot* slots) const { std::free(slots); }
   };
+  const Entry* load(uint16_t port) const;
+  Status claim(IoDevice* device, uint16_t base, uint32_t length);  // writer mutex held
+
   std::unique_ptr<Slot[], FreeDeleter> slots_;
-  std::vector<Range> ranges_;
-  bool frozen_ = false;
+  mutable std::mutex writer_mutex_;                // guards entries_ and all slot stores
+  std::vector<std::unique_ptr<Entry>> entries_;    // every entry ever published, never freed
+  std::vector<Range> ranges_;                      // one per registered device (statistics)
+  std::atomic<bool> frozen_{false};
   std::atomic<uint64_t> unclaimed_reads_{0};
   std::atomic<uint64_t> unclaimed_writes_{0};
 };

@@ -1,8 +1,10 @@
 // VmBackend: the machine-wide half of an accelerator (KVM, or the software emulator).
 //
 // Owns what is per-VM rather than per-vCPU: memory slots, interrupt lines, ioeventfds.
-// Set-up methods (map_memory, create_vcpu, add_ioeventfd) run before the vCPUs start;
-// set_irq() is safe from any thread at any time and never allocates.
+// Set-up methods (map_memory, create_vcpu) run before the vCPUs start; add_ioeventfd and
+// remove_ioeventfd run at set-up and, when the guest moves a PCI BAR, on the vCPU thread that
+// wrote the BAR (PciBarMapper serialises them machine-wide); set_irq() is safe from any
+// thread at any time and never allocates.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,14 @@ class VmBackend {
   // `kvpc inspect`: the interrupt controllers and timers the accelerator owns (KVM's in-kernel
   // PIC/IOAPIC/PIT, the emulator's 8259 pair). Any thread, while the VM exists.
   virtual void describe(StateWriter&) {}
+  // Undoes an add_ioeventfd with the same arguments (the guest moved the BAR it lives in).
+  // The default says the accelerator cannot: callers then keep the doorbell on the exit path
+  // (every doorbell register also signals its eventfd from IoDevice::write).
+  virtual Status remove_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                                  std::optional<uint64_t> datamatch) {
+    (void)space, (void)address, (void)length, (void)eventfd, (void)datamatch;
+    return make_error("this accelerator cannot remove an ioeventfd");
+  }
 };
 
 // An IrqLine wired to one GSI of a VmBackend.

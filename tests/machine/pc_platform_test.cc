@@ -54,6 +54,7 @@ class RecordingBackend final : public VmBackend {
   std::string_view accelerator() const override { return "test"; }
   Status map_memory(const GuestMemory&) override { return ok_status(); }
   Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t) override { return make_error("none"); }
+  Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t>) override { return make_error("none"); }
   void set_irq(uint32_t gsi, bool asserted) override { events.emplace_back(gsi, asserted); }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
   Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t>) override { return make_error("no dirty log"); }

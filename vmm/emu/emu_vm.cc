@@ -138,4 +138,12 @@ void EmuVm::describe(StateWriter& out) {
   machine_->pic().describe(out);
   out.end();
 }
+Status EmuVm::remove_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                               std::optional<uint64_t> datamatch) {
+  if (!machine_->remove_ioeventfd(emu::IoEventFd{space, address, length, eventfd, datamatch})) {
+    return make_error(fmt::format("emu: no ioeventfd at {:#x} (len {}) to remove", address, length));
+  }
+  return ok_status();
+}
+
 }  // namespace kvpc

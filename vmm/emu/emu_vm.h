@@ -10,8 +10,8 @@
 // Lifetimes: the GuestMemory passed to map_memory() and the EmuVm must outlive every
 // EmuVcpu created from it.
 //
-// Concurrency contract: set-up methods (map_memory, add_ioeventfd, create_vcpu) run
-// before any vCPU runs. set_irq() and EmuVcpu::kick() are safe from any thread at any time
+// Concurrency contract: set-up methods (map_memory, create_vcpu) run before any vCPU runs;
+// add/remove_ioeventfd may also run later (a guest moving a BAR), see emu::Machine. set_irq() and EmuVcpu::kick() are safe from any thread at any time
 // and never allocate. Everything else on an EmuVcpu belongs to its vCPU thread.
 #pragma once
 
@@ -90,6 +90,8 @@ class EmuVm final : public VmBackend {
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
                        std::optional<uint64_t> datamatch) override;
   void describe(StateWriter& out) override;
+  Status remove_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
+                          std::optional<uint64_t> datamatch) override;
 
   // The in-emulator PIC pair (tests inspect it).
   emu::PicPair& pic() { return machine_->pic(); }

@@ -54,7 +54,25 @@ bool Machine::fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> ou
   return false;
 }
 
+void Machine::add_ioeventfd(const IoEventFd& e) {
+  std::lock_guard lock(ioeventfd_mutex_);
+  ioeventfds_.push_back(e);
+}
+
+bool Machine::remove_ioeventfd(const IoEventFd& e) {
+  std::lock_guard lock(ioeventfd_mutex_);
+  for (auto it = ioeventfds_.begin(); it != ioeventfds_.end(); ++it) {
+    if (it->space == e.space && it->address == e.address && it->length == e.length && it->fd == e.fd &&
+        it->datamatch == e.datamatch) {
+      ioeventfds_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Machine::signal_ioeventfd(IoSpace space, uint64_t address, uint32_t length, uint64_t value) const {
+  std::lock_guard lock(ioeventfd_mutex_);
   for (const auto& e : ioeventfds_) {
     if (e.space != space || e.address != address) continue;
     if (e.length != 0 && e.length != length) continue;

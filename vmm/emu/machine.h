@@ -4,8 +4,10 @@
 // vCPUs directly through checked spans), the PIC pair, the ioeventfd table and the wake
 // channel a halted vCPU sleeps on.
 //
-// Concurrency contract: memory and ioeventfds are set up before any vCPU runs and are then
-// immutable; the PIC is internally locked; wake() may be called from any thread.
+// Concurrency contract: memory is set up before any vCPU runs and is then immutable. The
+// ioeventfd table may change while vCPUs run (a guest moving a PCI BAR, from a vCPU thread):
+// a mutex guards it, uncontended in practice (one writer per BAR move, a lookup per port or
+// MMIO write — small next to interpreting the instruction); the PIC is internally locked; wake() may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -57,7 +59,9 @@ class Machine {
   // False when `region` has no bitmap.
   bool fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> out);
 
-  void add_ioeventfd(const IoEventFd& e) { ioeventfds_.push_back(e); }
+  void add_ioeventfd(const IoEventFd& e);
+  // Removes the entry equal to `e` in every field; false when there is none.
+  bool remove_ioeventfd(const IoEventFd& e);
   // True (and the eventfd signalled) when a registered ioeventfd matches this write.
   bool signal_ioeventfd(IoSpace space, uint64_t address, uint32_t length, uint64_t value) const;
 
@@ -78,6 +82,7 @@ class Machine {
   };
   std::vector<DirtyLog> dirty_logs_;  // built by set_memory, then immutable (contents atomic)
   PicPair pic_;
+  mutable std::mutex ioeventfd_mutex_;  // guards ioeventfds_
   std::vector<IoEventFd> ioeventfds_;
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;

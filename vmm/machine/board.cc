@@ -80,14 +80,23 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   auto platform = PcPlatform::create(config, backend, memory, pio, *board->pci_, *debugcon);
   if (!platform) return platform.error();
   board->platform_ = std::move(platform).value();
-  board->integration_irq_ = std::make_unique<PirqIrqLine>(backend, board->platform_->piix3(),
-                                                          BoardPorts::kIntegrationPirq, BoardPorts::kIntegrationIrq);
-  board->integration_ = std::make_unique<IntegrationDevice>(memory, *board->integration_irq_);
+  // PCI functions: BARs follow the guest (PciBarMapper), INTA# the PIIX3 PIRQ routing.
+  // Under --bios every function starts as after reset (BARs 0, decoding off) for firmware to
+  // assign; direct boot gets kvpc's fixed assignment.
+  const bool firmware_assigns_bars = config.bios_path.has_value();
+  board->bars_ = std::make_unique<PciBarMapper>(pio, backend);
+  board->pci_->set_observer(board->bars_.get());
+  board->intx_ = std::make_unique<PciIntxLines>(backend, board->platform_->piix3());
+  auto integration_irq = board->intx_->input_for(BoardPorts::kIntegrationSlot);
+  if (!integration_irq) return integration_irq.error();
+  board->integration_ = std::make_unique<IntegrationDevice>(memory, **integration_irq);
   if (auto status = board->integration_->init(); !status) return status.error();
   auto& integration_config = board->integration_->config();
-  integration_config.set_interrupt_line(BoardPorts::kIntegrationIrq);
-  integration_config.set_bar_address(0, BoardPorts::kIntegrationBar0);
-  integration_config.set_command(pci::kCommandIo);
+  if (!firmware_assigns_bars) {
+    integration_config.set_interrupt_line(BoardPorts::kIntegrationIrq);
+    integration_config.set_bar_address(0, BoardPorts::kIntegrationBar0);
+    integration_config.set_command(pci::kCommandIo);
+  }
   if (!board->pci_->attach(BoardPorts::kIntegrationSlot, *board->integration_)) {
     return make_error("PCI slot for the integration device is taken");
   }
@@ -96,13 +105,13 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   // doorbell then exits and BAR0's write handler signals the same eventfd.
   const char* no_ioeventfd = std::getenv("KVPC_NO_IOEVENTFD");
   const bool use_ioeventfd = no_ioeventfd == nullptr || std::string_view(no_ioeventfd) != "1";
-  if (auto status = !use_ioeventfd ? ok_status()
-                                   : backend.add_ioeventfd(IoSpace::kPort,
-                                                           BoardPorts::kIntegrationBar0 +
-                                                               IntegrationDevice::doorbell_port_offset(),
-                                                           4, board->integration_->doorbell_eventfd(), std::nullopt);
-      !status) {
-    return make_error(fmt::format("integration doorbell: {}", status.error().message));
+  std::vector<PciBarDoorbell> integration_doorbells;
+  if (use_ioeventfd) {
+    integration_doorbells.push_back(
+        {0, IntegrationDevice::doorbell_port_offset(), 4, board->integration_->doorbell_eventfd()});
+  }
+  if (auto status = board->bars_->manage(*board->integration_, integration_doorbells); !status) {
+    return make_error(fmt::format("integration device: {}", status.error().message));
   }
   board->services_ = std::make_unique<HostServices>(*board->integration_);
 
@@ -139,14 +148,14 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
       {board->post_.get(), BoardPorts::kPost, static_cast<uint32_t>(PostPort::kPortCount)},
       {board->acpi_pm_.get(), BoardPorts::kAcpiPmControl, static_cast<uint32_t>(AcpiPmControl::kPortCount)},
       {board->pci_.get(), PciHostBridge::kBasePort, PciHostBridge::kPortCount},
-      {board->integration_->bar_device(0), BoardPorts::kIntegrationBar0, proto::kBar0Size},
       {&board->vga_->vga_ports(), vga::kPortBase, vga::kPortCount},
       {&board->vga_->dispi_ports(), vga::dispi::kIndexPort, vga::dispi::kPortCount},
   };
   for (const auto& placement : placements) {
     if (auto status = pio.add(placement.device, placement.port, placement.length); !status) return status.error();
   }
-  auto disks = BoardDisks::create(config.disks, backend, memory, *board->pci_, pio);
+  auto disks = BoardDisks::create(config.disks, memory, *board->pci_, *board->bars_, *board->intx_,
+                                  firmware_assigns_bars);
   if (!disks) return disks.error();
   board->disks_ = std::move(disks).value();
   return board;
@@ -172,3 +181,4 @@ size_t Board::serial_input(std::span<const uint8_t> bytes) {
 }
 
 }  // namespace kvpc
+static_assert(kvpc::BoardPorts::kIntegrationIrq == kvpc::PciIntxLines::unrouted_gsi(kvpc::BoardPorts::kIntegrationSlot));

@@ -24,6 +24,8 @@
 #include "vmm/guest_memory.h"
 #include "vmm/machine/machine_config.h"
 #include "vmm/machine/pc_platform.h"
+#include "vmm/machine/pci_bar_mapper.h"
+#include "vmm/machine/pci_intx_lines.h"
 #include "vmm/mmio_bus.h"
 #include "vmm/pio_bus.h"
 #include "vmm/power_control.h"
@@ -41,10 +43,9 @@ struct BoardPorts {
   static constexpr uint16_t kPost = 0x80;
   static constexpr uint16_t kPortA = 0x92;
   static constexpr uint16_t kAcpiPmControl = 0x604;
-  // The integration device: PCI 00:02.0, BAR0 (I/O) fixed here because no BIOS assigns it
-  // in direct boot, INTA# on PIIX3 PIRQC (slot 2 + pin 1 - 1): GSI 10 in direct boot, the IRQ
-  // firmware routes PIRQC to under --bios (SeaBIOS: 11).
-  static constexpr int kIntegrationPirq = 2;
+  // The integration device: PCI 00:02.0, BAR0 (I/O) fixed here in direct boot (no BIOS
+  // assigns it; under --bios firmware does), INTA# on PIIX3 PIRQB (PciIntxLines swizzle):
+  // GSI 10 in direct boot, the IRQ firmware routes PIRQB to under --bios (SeaBIOS: 10).
   static constexpr int kIntegrationSlot = 2;
   static constexpr uint16_t kIntegrationBar0 = 0xC000;
   static constexpr uint32_t kIntegrationIrq = 10;
@@ -91,6 +92,7 @@ class Board {
   PcPlatform& platform() { return *platform_; }
   VgaDevice& vga() { return *vga_; }
   I8042& i8042() { return *i8042_; }
+  PciBarMapper& pci_bars() { return *bars_; }
 
  private:
   Board() = default;
@@ -109,7 +111,8 @@ class Board {
   std::unique_ptr<AcpiPmControl> acpi_pm_;
   std::unique_ptr<PciHostBridge> pci_;
   std::unique_ptr<PcPlatform> platform_;
-  std::unique_ptr<IrqLine> integration_irq_;  // PIIX3 PIRQC, or GSI 10 until firmware routes it
+  std::unique_ptr<PciBarMapper> bars_;   // keeps BARs on the port bus where the guest puts them
+  std::unique_ptr<PciIntxLines> intx_;   // INTA# of every function through PIIX3 PIRQA-D
   std::unique_ptr<IntegrationDevice> integration_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<BoardDisks> disks_;  // --disk: virtio-blk functions (board_disks.h)

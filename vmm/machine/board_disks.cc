@@ -4,36 +4,35 @@
 
 namespace kvpc {
 
-BoardDisks::BoardDisks(VmBackend& backend, uint32_t count) : irq_(backend, kIrq), shared_irq_(irq_, count) {}
-
 BoardDisks::~BoardDisks() { stop(); }
 
-Result<std::unique_ptr<BoardDisks>> BoardDisks::create(const std::vector<DiskConfig>& disks, VmBackend& backend,
-                                                       const GuestMemory& memory, PciHostBridge& pci, PioBus& pio) {
+Result<std::unique_ptr<BoardDisks>> BoardDisks::create(const std::vector<DiskConfig>& disks, const GuestMemory& memory,
+                                                       PciHostBridge& pci, PciBarMapper& bars, PciIntxLines& intx,
+                                                       bool firmware_assigns_bars) {
   if (disks.size() > kMaxDisks) {
     return make_error(fmt::format("{} disks given; kvpc attaches at most {}", disks.size(), kMaxDisks));
   }
-  auto board = std::unique_ptr<BoardDisks>(new BoardDisks(backend, static_cast<uint32_t>(disks.size())));
+  auto board = std::unique_ptr<BoardDisks>(new BoardDisks());
   for (uint32_t i = 0; i < disks.size(); ++i) {
     const DiskConfig& disk = disks[i];
+    const int slot = kFirstSlot + static_cast<int>(i);
     auto image = open_block_image(disk.path, disk.format, disk.read_only);
     if (!image) return make_error(fmt::format("--disk {}: {}", disk.path, image.error().message));
-    auto device = std::make_unique<VirtioBlk>(memory, board->shared_irq_.input(i), std::move(image).value(),
-                                              fmt::format("kvpc-disk{}", i));
+    auto irq = intx.input_for(slot);
+    if (!irq) return irq.error();
+    auto device = std::make_unique<VirtioBlk>(memory, **irq, std::move(image).value(), fmt::format("kvpc-disk{}", i));
     if (auto status = device->init(); !status) return status.error();
-    const uint16_t bar0 = static_cast<uint16_t>(kFirstBar0 + kBar0Stride * i);
     auto& config = device->config();
-    config.set_interrupt_line(kIrq);
-    config.set_bar_address(0, bar0);
-    config.set_command(pci::kCommandIo);
-    if (!pci.attach(kFirstSlot + static_cast<int>(i), *device)) {
-      return make_error(fmt::format("--disk {}: PCI slot {} is taken", disk.path, kFirstSlot + i));
+    if (!firmware_assigns_bars) {
+      config.set_interrupt_line(static_cast<uint8_t>(PciIntxLines::unrouted_gsi(slot)));
+      config.set_bar_address(0, static_cast<uint16_t>(kFirstBar0 + kBar0Stride * i));
+      config.set_command(pci::kCommandIo);
     }
-    if (auto status = pio.add(device->bar_device(0), bar0, virtio_blk::kBar0Size); !status) return status.error();
-    if (auto status = backend.add_ioeventfd(IoSpace::kPort, bar0 + VirtioBlk::doorbell_offset(),
-                                            VirtioBlk::doorbell_length(), device->doorbell_eventfd(), std::nullopt);
-        !status) {
-      return make_error(fmt::format("--disk {}: doorbell: {}", disk.path, status.error().message));
+    if (!pci.attach(slot, *device)) return make_error(fmt::format("--disk {}: PCI slot {} is taken", disk.path, slot));
+    const PciBarDoorbell doorbell{0, VirtioBlk::doorbell_offset(), VirtioBlk::doorbell_length(),
+                                  device->doorbell_eventfd()};
+    if (auto status = bars.manage(*device, {doorbell}); !status) {
+      return make_error(fmt::format("--disk {}: {}", disk.path, status.error().message));
     }
     board->devices_.push_back(std::move(device));
   }

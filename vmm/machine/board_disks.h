@@ -2,9 +2,10 @@
 // and the worker threads behind them.
 //
 // Placement (docs/architecture.md, docs/storage.md): disk i is PCI 00:(4+i).0, BAR0 = 64 I/O
-// ports at 0xC100 + 0x40*i (assigned by kvpc, as for the integration device: direct boot has
-// no BIOS to do it), INTA# of every disk wired-OR onto GSI 11 (level). The queue-notify
-// register is an ioeventfd, so a kick never exits to userspace.
+// ports. In direct boot kvpc assigns BAR0 = 0xC100 + 0x40*i itself (no BIOS to do it); under
+// --bios the function starts unassigned (BAR 0, decoding off) and firmware places it.
+// PciBarMapper keeps the registers and the queue-notify ioeventfd (a kick never exits to
+// userspace) wherever BAR0 is. INTA# goes through the PIIX3 PIRQ swizzle (PciIntxLines).
 //
 // Concurrency contract: create() during board set-up; start()/stop() from the machine's
 // owning thread (start before the vCPUs run, stop after they have been joined).
@@ -14,12 +15,11 @@
 #include <vector>
 
 #include "devices/pci_host_bridge.h"
-#include "devices/shared_irq_line.h"
 #include "devices/virtio/virtio_blk.h"
 #include "vmm/guest_memory.h"
 #include "vmm/machine/disk_config.h"
-#include "vmm/pio_bus.h"
-#include "vmm/vm_backend.h"
+#include "vmm/machine/pci_bar_mapper.h"
+#include "vmm/machine/pci_intx_lines.h"
 
 namespace kvpc {
 
@@ -29,11 +29,12 @@ class BoardDisks {
   static constexpr uint32_t kMaxDisks = 8;
   static constexpr uint16_t kFirstBar0 = 0xC100;
   static constexpr uint16_t kBar0Stride = 0x40;
-  static constexpr uint32_t kIrq = 11;
 
   // Opens every image (errors name the --disk) and wires each device onto the buses.
-  static Result<std::unique_ptr<BoardDisks>> create(const std::vector<DiskConfig>& disks, VmBackend& backend,
-                                                    const GuestMemory& memory, PciHostBridge& pci, PioBus& pio);
+  // `firmware_assigns_bars`: leave BAR0 and the command register at their reset values.
+  static Result<std::unique_ptr<BoardDisks>> create(const std::vector<DiskConfig>& disks, const GuestMemory& memory,
+                                                    PciHostBridge& pci, PciBarMapper& bars, PciIntxLines& intx,
+                                                    bool firmware_assigns_bars);
   ~BoardDisks();
 
   Status start();
@@ -42,9 +43,7 @@ class BoardDisks {
   VirtioBlk& disk(size_t index) { return *devices_.at(index); }
 
  private:
-  BoardDisks(VmBackend& backend, uint32_t count);
-  GsiIrqLine irq_;
-  SharedIrqLine shared_irq_;
+  BoardDisks() = default;
   std::vector<std::unique_ptr<VirtioBlk>> devices_;
 };
 

@@ -36,9 +36,11 @@ class ReplayVmBackend final : public VmBackend {
   }
   void set_irq(uint32_t gsi, bool asserted) override { produced.push_back({gsi, asserted}); }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
-  // No CPU writes guest memory during a replay: nothing is ever dirty.
+  // A replayed guest may move a BAR again (the recorded config writes): nothing to undo here.
+  Status remove_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
+  // No guest runs, so no page is ever dirtied.
   Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t> bitmap) override {
-    std::fill(bitmap.begin(), bitmap.end(), 0);
+    std::fill(bitmap.begin(), bitmap.end(), uint64_t{0});
     return ok_status();
   }
 
@@ -77,6 +79,10 @@ Result<std::unique_ptr<ReplayMachine>> build_machine(const io_record::Header& he
   config.cpus = header.cpus;
   config.serial = "none";
   config.debugcon = "none";
+  // The same device memory (VGA framebuffer) a live machine adds before building the board.
+  if (auto status = Board::add_device_memory(machine->memory); !status) {
+    return make_error(fmt::format("rebuilding the devices: {}", status.error().message));
+  }
   auto board = Board::create(config, machine->backend, machine->memory, machine->pio, machine->mmio, machine->power,
                              nullptr, nullptr);
   if (!board) return make_error(fmt::format("rebuilding the devices: {}", board.error().message));

@@ -129,7 +129,8 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
                              static_cast<uint8_t>(BoardPorts::kIntegrationIrq)}};
   for (size_t i = 0; i < config_.disks.size(); ++i) {
     request.pci_interrupts.push_back({static_cast<uint8_t>(BoardDisks::kFirstSlot + i), 0,
-                                      static_cast<uint8_t>(BoardDisks::kIrq)});
+                                      static_cast<uint8_t>(PciIntxLines::unrouted_gsi(BoardDisks::kFirstSlot +
+                                                                                      static_cast<int>(i)))});
   }
   if (config_.kernel_path) {
     auto image = read_image_file(*config_.kernel_path, kMaxKernelBytes);

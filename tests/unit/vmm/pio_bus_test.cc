@@ -93,3 +93,31 @@ TEST(PioBus, RejectsNullDeviceAndAddAfterFreeze) {
 
 }  // namespace
 }  // namespace kvpc
+
+namespace kvpc {
+namespace {
+
+TEST(PioBus, MapAndUnmapWorkAfterFreezeButAddDoesNot) {
+  PioBus bus;
+  testing::RecordingDevice bar("bar");
+  testing::RecordingDevice other("other");
+  ASSERT_TRUE(bus.add(&other, 0x100, 4).ok());
+  bus.freeze();
+  EXPECT_FALSE(bus.add(&bar, 0x200, 4).ok());
+  ASSERT_TRUE(bus.map(&bar, 0x200, 4).ok());
+  EXPECT_EQ(bus.device_at(0x203), &bar);
+  EXPECT_FALSE(bus.map(&bar, 0xFE, 4).ok()) << "overlaps other";
+  EXPECT_EQ(bus.device_at(0xFE), nullptr) << "a refused map changes nothing";
+  bus.unmap(&bar, 0x200, 4);
+  EXPECT_EQ(bus.device_at(0x200), nullptr);
+  ASSERT_TRUE(bus.map(&bar, 0x300, 4).ok());
+  uint8_t byte = 0;
+  EXPECT_EQ(bus.write(0x302, std::span<const uint8_t>(&byte, 1)), &bar);
+  EXPECT_EQ(bar.accesses.back().offset, 2u) << "offsets from the new base";
+  bus.unmap(&other, 0x300, 4);  // wrong device: ignored
+  EXPECT_EQ(bus.device_at(0x300), &bar);
+  ASSERT_EQ(bus.ranges().size(), 2u);
+}
+
+}  // namespace
+}  // namespace kvpc
