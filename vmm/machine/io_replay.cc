@@ -79,10 +79,6 @@ Result<std::unique_ptr<ReplayMachine>> build_machine(const io_record::Header& he
   config.cpus = header.cpus;
   config.serial = "none";
   config.debugcon = "none";
-  // The same device memory (VGA framebuffer) a live machine adds before building the board.
-  if (auto status = Board::add_device_memory(machine->memory); !status) {
-    return make_error(fmt::format("rebuilding the devices: {}", status.error().message));
-  }
   auto board = Board::create(config, machine->backend, machine->memory, machine->pio, machine->mmio, machine->power,
                              nullptr, nullptr);
   if (!board) return make_error(fmt::format("rebuilding the devices: {}", board.error().message));
