@@ -138,8 +138,8 @@ TEST_F(DebugCliTest, StatsOfAnUnknownVmIsAClearError) {
   EXPECT_NE(result.err.find("there is no running VM named 'no-such-vm'"), std::string::npos) << result.err;
 }
 
-// pio_out: 'O', 'K', '\n' to debugcon, 0xBEEF to port 0x510 (word), 0xDEADBEEF to 0x514
-// (dword), 0x10 to isa-debug-exit.
+// pio_out: 'O', 'K', '\n' to debugcon, 0xBEEF to port 0x510 (word: fw_cfg's selector),
+// 0xDEADBEEF to 0x514 (dword, unclaimed), 0x10 to isa-debug-exit.
 TEST_F(DebugCliTest, TraceWritesOneLinePerPortAccessOfAKnownGuest) {
   const std::string trace = file("trace.txt");
   auto result = run_kvpc({"run", "--accel", "emu", "--mem", "32M", "--serial", "none", "--kernel",
@@ -150,7 +150,7 @@ TEST_F(DebugCliTest, TraceWritesOneLinePerPortAccessOfAKnownGuest) {
   for (const char* line : {" cpu0 pio debugcon write port=0xe9 off=0x0 size=1 value=0x4f\n",
                            " cpu0 pio debugcon write port=0xe9 off=0x0 size=1 value=0x4b\n",
                            " cpu0 pio debugcon write port=0xe9 off=0x0 size=1 value=0xa\n",
-                           " cpu0 pio unclaimed write port=0x510 off=0x0 size=2 value=0xbeef\n",
+                           " cpu0 pio fw_cfg write port=0x510 off=0x0 size=2 value=0xbeef\n",
                            " cpu0 pio unclaimed write port=0x514 off=0x0 size=4 value=0xdeadbeef\n",
                            " cpu0 pio debug-exit write port=0x501 off=0x0 size=1 value=0x10\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing" << line << "in:\n" << text;

@@ -57,7 +57,6 @@ class RecordingBackend final : public VmBackend {
   Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t>) override { return make_error("none"); }
   void set_irq(uint32_t gsi, bool asserted) override { events.emplace_back(gsi, asserted); }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
-  Status fetch_dirty_log(const MemoryRegion&, std::span<uint64_t>) override { return make_error("no dirty log"); }
   std::vector<std::pair<uint32_t, bool>> events;
 };
 
