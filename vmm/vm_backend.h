@@ -7,6 +7,7 @@
 // thread at any time and never allocates.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,7 +65,13 @@ class GsiIrqLine final : public IrqLine {
  public:
   GsiIrqLine(VmBackend& vm, uint32_t gsi) : vm_(vm), gsi_(gsi) {}
   void set_level(bool asserted) override {
-    if (observe::any()) [[unlikely]] observe::irq(gsi_, asserted);  // trace / record (vmm/observe.h)
+    // Devices re-state their line's level after every register access; only a change is an
+    // interrupt event worth a trace line or a record (and the same rule makes a replay, whose
+    // fresh devices start low, comparable). The level is the owning device's (one writer).
+    if (level_.load(std::memory_order_relaxed) != asserted) {
+      level_.store(asserted, std::memory_order_relaxed);
+      if (observe::any()) [[unlikely]] observe::irq(gsi_, asserted);  // trace / record (vmm/observe.h)
+    }
     vm_.set_irq(gsi_, asserted);
   }
   uint32_t gsi() const { return gsi_; }
@@ -72,6 +79,7 @@ class GsiIrqLine final : public IrqLine {
  private:
   VmBackend& vm_;
   uint32_t gsi_;
+  std::atomic<bool> level_{false};
 };
 
 }  // namespace kvpc

@@ -45,6 +45,8 @@ Result<std::unique_ptr<BenchMachine>> BenchMachine::create(const BenchMachineOpt
   request.cmdline = options.cmdline;
   auto entry = load_kernel(request, machine->memory_);
   if (!entry) return entry.error();
+  // As Machine::create: the devices' memory (the VGA framebuffer) exists before it is mapped.
+  if (auto status = Board::add_device_memory(machine->memory_); !status) return status.error();
   if (auto status = machine->backend_->map_memory(machine->memory_); !status) return status.error();
 
   CharBackend* console = options.console;

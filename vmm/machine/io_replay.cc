@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -34,7 +35,13 @@ class ReplayVmBackend final : public VmBackend {
   Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t) override {
     return make_error("a replay runs no vCPU");
   }
-  void set_irq(uint32_t gsi, bool asserted) override { produced.push_back({gsi, asserted}); }
+  // Only level changes are events, as GsiIrqLine records them; every line starts low.
+  void set_irq(uint32_t gsi, bool asserted) override {
+    bool& level = levels[gsi];
+    if (level == asserted) return;
+    level = asserted;
+    produced.push_back({gsi, asserted});
+  }
   Status add_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
   // A replayed guest may move a BAR again (the recorded config writes): nothing to undo here.
   Status remove_ioeventfd(IoSpace, uint64_t, uint32_t, int, std::optional<uint64_t>) override { return ok_status(); }
@@ -45,6 +52,7 @@ class ReplayVmBackend final : public VmBackend {
   }
 
   std::deque<IrqEvent> produced;
+  std::map<uint32_t, bool> levels;
 };
 
 class ReplayPower final : public PowerControl {
@@ -83,6 +91,9 @@ Result<std::unique_ptr<ReplayMachine>> build_machine(const io_record::Header& he
                              nullptr, nullptr);
   if (!board) return make_error(fmt::format("rebuilding the devices: {}", board.error().message));
   machine->board = std::move(board).value();
+  // Lines the devices set while being built (the i8042's IRQ 1 starts low, the PIRQ lines take
+  // their idle levels) happened before the recorded VM's recorder existed: not part of the stream.
+  machine->backend.produced.clear();
   machine->pio.freeze();
   machine->mmio.freeze();
   return machine;

@@ -1,5 +1,7 @@
 #include "vmm/machine/pc_platform.h"
 
+#include "vmm/observe.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -24,7 +26,13 @@ void PirqIrqLine::set_level(bool asserted) {
   std::lock_guard lock(mutex_);
   const int routed = piix3_.pirq_irq(pirq_);
   const uint32_t gsi = routed >= 0 ? static_cast<uint32_t>(routed) : fallback_;
-  if (asserted_ && driven_gsi_ != gsi) vm_.set_irq(driven_gsi_, false);  // re-routed while high
+  if (asserted_ && driven_gsi_ != gsi) {  // re-routed while high
+    vm_.set_irq(driven_gsi_, false);
+    if (observe::any()) [[unlikely]] observe::irq(driven_gsi_, false);
+  }
+  // A change of the routed line is an interrupt event (trace / record), as for GsiIrqLine.
+  const bool changed = asserted != asserted_ || (asserted && gsi != driven_gsi_);
+  if (changed && observe::any()) [[unlikely]] observe::irq(gsi, asserted);
   vm_.set_irq(gsi, asserted);
   asserted_ = asserted;
   driven_gsi_ = gsi;
