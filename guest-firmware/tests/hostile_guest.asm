@@ -10,8 +10,10 @@
 ;   1. every port 0-0xFFFF: a pseudo-random write of a random width (1/2/4), then a read of
 ;      the same width. Power ports are not skipped but defused, because their documented job
 ;      is to end or reset the VM, which is the guest's right and not a VMM failure: 0x501-0x502
-;      (debug exit: any write exits) are only read; 0x64 never gets 0xFE (i8042 reset); 0x92
-;      never gets bit 0 (fast reset); 0x605 never gets bit 5 (SLP_EN, bit 13 of PM1a_CNT).
+;      (debug exit: any write exits) are only read; 0x64 never gets a pulse command that pulls
+;      the reset line (0xF0-0xFF with bit 0 clear, 0xFE among them) nor 0xD1 (write output
+;      port: the next 0x60 byte would drive the reset line); 0x92 never gets bit 0 (fast
+;      reset); 0x605 never gets bit 5 (SLP_EN, bit 13 of PM1a_CNT).
 ;      Those ports are written a byte at a time, and a wider access that would reach one is
 ;      narrowed to a byte. The integration BAR0 window is left to step 3.
 ;   2. 4096 accesses of random width (1/2/4/8) at random addresses of the MMIO hole
@@ -66,6 +68,9 @@ SOAK_QUIET_HIGH     equ KVIC_DEFAULT_BAR0_PORT - 3 ; special port within 3 ports
 PORT_PM1A_CNT_HIGH  equ PORT_PM1A_CNT + 1
 PM1A_SLP_EN_HIGH    equ PM1A_CNT_POWEROFF >> 8  ; SLP_EN as seen in the high byte
 SYSCTL_A_RESET      equ 0x01
+I8042_CMD_PULSE_FIRST  equ 0xF0             ; 0xF0-0xFF: pulse output-port lines low (bit 0: reset)
+I8042_PULSE_KEEP_RESET equ 0x01
+I8042_CMD_WRITE_OUTPUT equ 0xD1             ; the next data byte is the output port (bit 0: reset)
 
 section .bss
 BSS_ALIGN 16
@@ -215,9 +220,14 @@ soak_port_class:
 soak_defuse:
     cmp edx, PORT_I8042_CMD
     jne .port_a
-    cmp al, I8042_CMD_RESET
+    cmp al, I8042_CMD_PULSE_FIRST
+    jb .not_pulse
+    or al, I8042_PULSE_KEEP_RESET   ; 0xF0-0xFF pulse the lines whose bit is 0: keep bit 0 set
+    ret
+.not_pulse:
+    cmp al, I8042_CMD_WRITE_OUTPUT
     jne .done
-    xor al, 1
+    dec al                      ; 0xD1 (the next 0x60 byte drives the reset line) -> 0xD0 (read)
     ret
 .port_a:
     cmp edx, PORT_SYSCTL_A

@@ -93,6 +93,10 @@ TEST(HostileGuestSoakTest, VmmSurvivesBoundedAndAnsweringThenLogoffSucceeds) {
   bool done = false;
   while (!done && Clock::now() - soak_start < 600s) {
     done = vm.wait_for_output("soak: done", 200ms);
+    // A defused power port that still reset the VM would restart the soak forever.
+    const std::string& so_far = vm.so_far().out;
+    ASSERT_EQ(so_far.find("soak: start", so_far.find("soak: start") + 1), std::string::npos)
+        << "the guest was reset mid-soak\n" << vm.so_far().err;
     long rss = rss_kb(vm.pid());
     ASSERT_GT(rss, 0) << "kvpc is gone mid-soak\n" << vm.so_far().err;
     max_rss = std::max(max_rss, rss);
@@ -139,6 +143,9 @@ TEST(HostileGuestSoakTest, VmmSurvivesBoundedAndAnsweringThenLogoffSucceeds) {
   ::testing::Test::RecordProperty("soak_max_control_latency_us", std::to_string(max_latency.count()));
 
   EXPECT_GT(accesses, 130000LL * std::stoll(rounds)) << "the guest made fewer accesses than a sweep";
+  if (!status_json.is_discarded()) {
+    EXPECT_EQ(status_json["result"]["boots"], 1) << "the soak reset the VM";
+  }
   EXPECT_EQ(failed_pings, 0);
   EXPECT_EQ(failed_lists, 0);
   EXPECT_LT(max_latency, kMaxControlLatency);
