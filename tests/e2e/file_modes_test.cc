@@ -42,7 +42,9 @@ TEST(FileModesTest, NothingKvpcCreatesIsWorldWritableEvenWithUmaskZero) {
   bool up = false;
   for (int i = 0; i < 300 && !up; ++i) {
     std::this_thread::sleep_for(100ms);
-    up = std::filesystem::exists(runtime + "/modes.sock");
+    // The socket comes with the session, the outputs with the machine a moment later.
+    up = std::filesystem::exists(runtime + "/modes.sock") && std::filesystem::exists(outputs + "/serial.log") &&
+         std::filesystem::exists(outputs + "/debugcon.log");
   }
   ASSERT_TRUE(up) << vm.so_far().err;
   EXPECT_EQ(world_writable_under(runtime), std::vector<std::string>{});
