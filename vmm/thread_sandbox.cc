@@ -109,14 +109,34 @@ std::vector<Allowed> event_loop_policy() {
   return rules;
 }
 
+// A virtio-blk worker: waits on its eventfds, reads and writes the open image, flushes it.
+std::vector<Allowed> disk_worker_policy() {
+  std::vector<Allowed> rules = vcpu_policy();
+  std::erase_if(rules, [](const Allowed& rule) { return rule.syscall == SCMP_SYS(ioctl) && rule.value != KVM_IRQ_LINE; });
+  const std::vector<Allowed> more = {
+      {SCMP_SYS(read), -1, 0, 0, "the doorbell and stop eventfds"},
+      {SCMP_SYS(pread64), -1, 0, 0, "disk reads (the image is opened on the main thread)"},
+      {SCMP_SYS(pwrite64), -1, 0, 0, "disk writes"},
+      {SCMP_SYS(fdatasync), -1, 0, 0, "the guest's FLUSH"},
+  };
+  rules.insert(rules.end(), more.begin(), more.end());
+  return rules;
+}
+
 std::vector<Allowed> policy_for(ThreadRole role) {
-  return role == ThreadRole::kVcpu ? vcpu_policy() : event_loop_policy();
+  switch (role) {
+    case ThreadRole::kVcpu: return vcpu_policy();
+    case ThreadRole::kEventLoop: return event_loop_policy();
+    case ThreadRole::kDiskWorker: return disk_worker_policy();
+  }
+  return vcpu_policy();
 }
 
 // What prepare() builds and enter() reads.
 struct Prepared {
   std::vector<sock_filter> vcpu;
   std::vector<sock_filter> event_loop;
+  std::vector<sock_filter> disk_worker;
   std::vector<std::string> syscall_names;  // by number, for the SIGSYS handler
   int violation_exit_status = 2;
 };
@@ -212,6 +232,9 @@ Status prepare_thread_sandbox(int violation_exit_status) {
   if (!vcpu) return vcpu.error();
   auto event_loop = compile(ThreadRole::kEventLoop);
   if (!event_loop) return event_loop.error();
+  auto disk_worker = compile(ThreadRole::kDiskWorker);
+  if (!disk_worker) return disk_worker.error();
+  prepared->disk_worker = std::move(disk_worker).value();
   prepared->vcpu = std::move(vcpu).value();
   prepared->event_loop = std::move(event_loop).value();
   constexpr int kSyscallTableSize = 512;
@@ -241,7 +264,9 @@ Status enter_thread_sandbox(ThreadRole role, const std::string& name) {
   t_thread_name = stored_name.data();
   const Prepared* prepared = g_prepared;
   if (prepared == nullptr) return ok_status();
-  const auto& program = role == ThreadRole::kVcpu ? prepared->vcpu : prepared->event_loop;
+  const auto& program = role == ThreadRole::kVcpu        ? prepared->vcpu
+                        : role == ThreadRole::kEventLoop ? prepared->event_loop
+                                                         : prepared->disk_worker;
   sock_fprog fprog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
   // Required for an unprivileged filter; harmless for root, and kvpc never execs.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

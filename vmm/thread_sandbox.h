@@ -11,6 +11,8 @@
 //   getsockopt for SO_PEERCRED, shutdown), read/close/fcntl, openat read-only (the caller's
 //   /proc/PID/status for its groups), fstat/lseek, and thread creation for request workers:
 //   clone only with CLONE_THREAD (no fork), clone3 answers ENOSYS so glibc falls back to clone.
+// - kDiskWorker (one per virtio-blk disk): kVcpu's list without KVM_RUN and the register dumps,
+//   plus read (its eventfds), pread64/pwrite64 on the already open image, fdatasync (FLUSH).
 // Anything else raises SIGSYS (SECCOMP_RET_TRAP). The handler writes one line naming the
 // thread and the system call to stderr and ends the process with the status given to
 // prepare(). TRAP rather than KILL_PROCESS: the user sees which call and which thread, on
@@ -30,7 +32,7 @@
 
 namespace kvpc {
 
-enum class ThreadRole { kVcpu, kEventLoop };
+enum class ThreadRole { kVcpu, kEventLoop, kDiskWorker };
 
 // Compiles both filters and installs the SIGSYS handler. Until it is called (e.g. with
 // --seccomp off), enter() only names the thread.

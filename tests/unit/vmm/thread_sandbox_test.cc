@@ -127,6 +127,24 @@ TEST(ThreadSandboxTest, EventLoopMayNotExec) {
   EXPECT_NE(result.err.find("'execve'"), std::string::npos) << result.err;
 }
 
+TEST(ThreadSandboxTest, DiskWorkerMayReadWriteAndFlushItsOpenImageButNotOpenFiles) {
+  char path[] = "/tmp/kvpc-sandbox-disk-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  auto allowed = run_in_sandboxed_thread(ThreadRole::kDiskWorker, [fd] {
+    char sector[512] = {1};
+    if (pwrite(fd, sector, sizeof(sector), 512) != 512) _exit(92);
+    if (pread(fd, sector, sizeof(sector), 0) != 512) _exit(93);
+    if (fdatasync(fd) != 0) _exit(94);
+  });
+  EXPECT_EQ(allowed.status, 0) << allowed.err;
+  auto forbidden = run_in_sandboxed_thread(ThreadRole::kDiskWorker, [] { open("/etc/hostname", O_RDONLY); });
+  EXPECT_EQ(forbidden.status, kViolationStatus);
+  EXPECT_NE(forbidden.err.find("'openat'"), std::string::npos) << forbidden.err;
+  close(fd);
+  unlink(path);
+}
+
 TEST(ThreadSandboxTest, WithoutPrepareEnteringOnlyNamesTheThread) {
   std::string name;
   std::thread thread([&] {
