@@ -25,7 +25,8 @@
 ;      well-formed-but-wrong frames, garbage ring indices and a DOORBELL. An ATTACH only ever
 ;      names the scratch ring: the host writes RX packets into the attached ring, and the
 ;      guest must survive to behave afterwards.
-; Then it behaves: restores the PCI function (BAR0, command, interrupt line), re-initialises
+; Then it behaves: restores the configuration space of 00:00.0-00:03.0 as it was after boot (the
+; PIIX3's PIRQ routing included) and the integration function (BAR0, command, line), re-initialises
 ; the PICs, ELCR and COM1, resets and re-attaches its agent on its real ring, prints
 ;   soak: done rounds=R accesses=N
 ; and serves the built-in guest's prompt and agent (Logoff works as in builtin_guest).
@@ -80,6 +81,7 @@ soak_state:       resq 1                    ; xorshift64 state
 soak_accesses:    resq 1                    ; port + MMIO + device accesses made
 soak_rounds:      resq 1
 soak_scratch:     resb SOAK_SCRATCH_PAGES * KVIC_PAGE_SIZE
+soak_pci_saved:   resd SOAK_PCI_DEVICES * 64   ; config dwords of 00:00.0-00:03.0 before the soak
 
 section .tables
 command_table:
@@ -120,6 +122,7 @@ hostile_start:
     call console_newline
     call sessions_init
     call agent_init
+    call soak_pci_save          ; what the firmware set up (PIIX3 PIRQ routing, BARs, ...)
     call soak_parse
     CONSOLE_PUTS "soak: start rounds="
     mov rax, [soak_rounds]
@@ -685,11 +688,61 @@ soak_tx_store32:
 
 ; --- afterwards: behave ------------------------------------------------------------------------
 
+; soak_pci_config_each: RBX = per-dword routine (ESI = config address, EDI = register,
+; R9 = its slot in soak_pci_saved) over devices 0-3, registers 0xFC down to 0x08, then 0x04:
+; the command register goes last, so decoding comes back only once the BARs are right.
+soak_pci_config_each:
+    xor ecx, ecx
+.device:
+    mov esi, ecx
+    shl esi, PCI_DEVICE_SHIFT
+    or esi, PCI_CONFIG_ENABLE
+    mov edi, 0xFC
+.register:
+    cmp edi, PCI_REG_COMMAND
+    je .skip_command
+    mov r9d, ecx
+    shl r9d, 8
+    add r9d, edi
+    call rbx
+.skip_command:
+    sub edi, 4
+    cmp edi, PCI_REG_COMMAND
+    ja .register
+    mov r9d, ecx
+    shl r9d, 8
+    add r9d, edi
+    call rbx
+    inc ecx
+    cmp ecx, SOAK_PCI_DEVICES
+    jb .device
+    ret
+
+soak_pci_save_one:
+    call pci_read32
+    mov [soak_pci_saved + r9], eax
+    ret
+
+soak_pci_restore_one:
+    mov eax, [soak_pci_saved + r9]
+    jmp pci_write32
+
+; soak_pci_save / soak_pci_restore: every config dword of 00:00.0-00:03.0 (the PIIX3's PIRQ
+; routing at 0x60-0x63 decides where the integration device's INTA# arrives).
+soak_pci_save:
+    lea rbx, [soak_pci_save_one]
+    jmp soak_pci_config_each
+
+soak_pci_restore:
+    lea rbx, [soak_pci_restore_one]
+    jmp soak_pci_config_each
+
 ; soak_restore: undo what the soak did to the machine state this guest relies on.
 soak_restore:
     mov eax, KVIC_CONTROL_RESET         ; the scratch ring is no longer the link
     mov ecx, KVIC_REG_CONTROL
     call soak_reg_write
+    call soak_pci_restore
     mov esi, [agent_pci]
     test esi, esi
     jz .platform
