@@ -24,6 +24,7 @@ std::span<const uint8_t> bench_exits();     // CPL3 PIO/MMIO exit benchmark; exi
 std::span<const uint8_t> mb_hello();        // Multiboot start-up guest: COM1 line, n= port exits, exit 0x00
 std::span<const uint8_t> virtio_blk_rw();   // virtio-blk write, read back, flush; exit 0x44
 std::span<const uint8_t> gdb_target();      // gdb stub test guest (ELF with symbols: gdb_target.elf); exit 0x31
+std::span<const uint8_t> hostile_guest();   // soak=R seed=S hostile rounds, then the built-in guest's life
 
 // Not a guest: the integration protocol's byte-exact test vectors (integration/protocol/vectors.asm).
 std::span<const uint8_t> protocol_vectors();

@@ -32,6 +32,7 @@ struct RunFlags {
   std::string display = "auto", vga_font;
   std::string vga_rom;  // --vga-rom
   bool quiet = false;
+  std::string seccomp = "on";
   std::vector<std::string> allow_users, allow_groups;
   std::vector<std::string> disks;  // --disk (tools/disk_flags.h)
   std::string boot;                // --boot
@@ -161,6 +162,10 @@ void add_run_command(CLI::App& app, CommandAction& action) {
                   "VGA option ROM the firmware (--bios) runs, or none (firmware screen output then goes to COM1 "
                   "only). Default /usr/share/seabios/vgabios-stdvga.bin when it exists");
   run->add_flag("--quiet,-q", flags->quiet, "No status lines from kvpc on stderr (errors still print)");
+  run->add_option("--seccomp", flags->seccomp,
+                  "on (default): vCPU and event-loop threads run under a seccomp filter, and a forbidden system call "
+                  "stops kvpc with status 12 naming it; off: no filter, for debugging (docs/security.md)")
+      ->check(CLI::IsMember({"on", "off"}));
   run->callback([flags, &action] {
     action = [flags] {
       auto config = to_config(*flags);
@@ -176,6 +181,7 @@ void add_run_command(CLI::App& app, CommandAction& action) {
       }
       options.gdb = flags->gdb;
       options.gdb_wait = flags->gdb_wait;
+      options.seccomp = flags->seccomp == "on";
       auto uids = resolve_ids(flags->allow_users, "--allow-user", [](const std::string& name) -> std::optional<uint32_t> {
         const passwd* entry = getpwnam(name.c_str());
         return entry ? std::optional<uint32_t>(entry->pw_uid) : std::nullopt;

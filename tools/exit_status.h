@@ -12,5 +12,6 @@ inline constexpr int kExitKvmUnavailable = 4;  // /dev/kvm missing or not access
 inline constexpr int kExitTripleFault = 6;     // the guest triple-faulted (with --on-triple-fault stop)
 inline constexpr int kExitGuestError = 8;      // KVM internal error, entry failure, unhandled exit
 inline constexpr int kExitCallFailed = 10;     // a control verb (logoff, stop, …) got a failure answer
+inline constexpr int kExitSandboxViolation = 12;  // a filtered thread made a forbidden system call (seccomp)
 
 }  // namespace kvpc

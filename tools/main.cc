@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
       "through Virtual PC-style integration components.\n\n"
       "Exit statuses of `kvpc run`: 0 the guest powered off or was stopped; (v << 1) | 1 after the guest wrote v to\n"
       "isa-debug-exit (port 0x501); 2 kvpc error (bad arguments, bad image); 4 /dev/kvm missing or not accessible;\n"
-      "6 guest triple fault; 8 guest internal error. Other verbs: 0 success, 2 error, 10 the VM answered with a failure.",
+      "6 guest triple fault; 8 guest internal error; 12 a kvpc thread broke its seccomp filter. Other verbs: 0 success, 2 error, 10 the VM answered with a failure.",
       "kvpc"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kvpc 0.1.0");

@@ -33,6 +33,7 @@ class TraceControl {
  private:
   mutable std::mutex mutex_;
   std::string destination_ = "stderr";
+  std::string open_error_;  // why configure() could not open a file destination
   std::unique_ptr<Tracer> tracer_;
 };
 

@@ -18,6 +18,7 @@
 #include "tools/gdb_attach.h"
 #include "tools/runtime_dir.h"
 #include "vmm/kvm_system.h"
+#include "vmm/thread_sandbox.h"
 
 namespace kvpc {
 
@@ -130,6 +131,9 @@ Status VmSession::setup() {
       spdlog::info("gdb stub listening on {}:{}{}", gdb_->host(), gdb_->port(),
                    options_.gdb_wait ? " (the guest waits for gdb)" : "");
     }
+  }
+  if (options_.seccomp) {
+    if (auto status = prepare_thread_sandbox(kExitSandboxViolation); !status) return status;
   }
   loop_.start_thread();
   return ok_status();

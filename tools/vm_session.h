@@ -34,6 +34,7 @@ const char* session_state_name(SessionState state);
 
 struct SessionOptions {
   bool quiet = false;  // no "kvpc: ..." status lines on stderr
+  bool seccomp = true;  // filter vCPU and event-loop threads (vmm/thread_sandbox.h); --seccomp off
   // Besides the owner and root, who may call the VM's integration API (--allow-user/--allow-group).
   std::vector<uint32_t> granted_uids;
   std::vector<uint32_t> granted_gids;

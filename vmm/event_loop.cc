@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "vmm/thread_sandbox.h"
 
 namespace kvpc {
 
@@ -171,7 +174,14 @@ void EventLoop::run() {
 }
 
 void EventLoop::start_thread() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    // The seccomp filter (vmm/thread_sandbox.h): this thread parses what clients and the guest send.
+    if (auto sandboxed = enter_thread_sandbox(ThreadRole::kEventLoop, "event-loop"); !sandboxed) {
+      fmt::print(stderr, "kvpc: {}\n", sandboxed.error().message);
+      std::_Exit(2);  // never serve unfiltered when the filter was asked for
+    }
+    run();
+  });
 }
 
 void EventLoop::stop() {

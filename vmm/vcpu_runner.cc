@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "vmm/observe.h"
+#include "vmm/thread_sandbox.h"
 
 namespace kvpc {
 
@@ -16,7 +17,16 @@ VcpuRunner::VcpuRunner(VcpuBackend& backend, PioBus& pio, MmioBus& mmio, RunCont
 VcpuRunner::~VcpuRunner() { join(); }
 
 void VcpuRunner::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    // The seccomp filter (vmm/thread_sandbox.h) goes on before the first guest instruction.
+    if (auto sandboxed = enter_thread_sandbox(ThreadRole::kVcpu, fmt::format("vcpu{}", backend_.index()));
+        !sandboxed) {
+      control_.finish({MachineOutcome::Kind::kHostError, 0, sandboxed.error().message});
+      control_.vcpu_exited();
+      return;
+    }
+    loop();
+  });
 }
 
 void VcpuRunner::join() {

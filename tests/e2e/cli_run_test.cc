@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -121,6 +122,20 @@ TEST_F(CliRunTest, SigtermStopsTheVmCleanly) {
   EXPECT_FALSE(std::filesystem::exists(runtime_ + "/term.sock"));
 }
 
+TEST_F(CliRunTest, UnreadableKernelIsOneClearSentence) {
+  // Root reads any file, so the caller here is a second user (nobody) and the image is mode 000.
+  if (geteuid() != 0) GTEST_SKIP() << "skipped: acting as a second user needs root (setuid in the test)";
+  constexpr int kNobody = 65534;
+  ASSERT_EQ(chown(runtime_.c_str(), kNobody, kNobody), 0);
+  std::string path = runtime_ + "/secret.bin";
+  std::ofstream(path) << std::string(4096, 'x');
+  ASSERT_EQ(chmod(path.c_str(), 0), 0);
+  auto result = run_kvpc({"run", "--accel", "emu", "--kernel", path}, runtime_ + "/run", "", 20s, kNobody);
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.status, 2) << result.err;
+  EXPECT_NE(result.err.find("'" + path + "' is not readable: permission denied"), std::string::npos) << result.err;
+}
+
 // Bad input from the command line: each gets a clear error and status 2, never a crash or a hang.
 struct BadInvocation {
   const char* label;
@@ -133,15 +148,69 @@ void PrintTo(const BadInvocation& invocation, std::ostream* out) { *out << invoc
 
 class CliBadInputTest : public ::testing::TestWithParam<BadInvocation> {};
 
+void put32(std::string& bytes, size_t at, uint32_t value) {
+  if (bytes.size() < at + 4) bytes.resize(at + 4, '\0');
+  for (int i = 0; i < 4; ++i) bytes[at + static_cast<size_t>(i)] = static_cast<char>(value >> (8 * i));
+}
+
+// Corrupt images, made on the spot: "@NAME" in a row's argv becomes the path of file NAME.
+std::string corrupt_image(const std::string& name) {
+  constexpr uint32_t kMultibootMagic = 0x1BADB002;
+  std::string bytes;
+  if (name == "ELF_NO_MULTIBOOT") {  // a 32-bit ELF header and nothing kvpc can boot it with
+    bytes = std::string("\x7f" "ELF\x01\x01\x01", 7);
+    bytes.resize(64, '\0');
+  } else if (name == "BAD_MULTIBOOT_CHECKSUM") {  // ELF with a Multiboot header whose checksum is off by one
+    bytes = std::string("\x7f" "ELF\x01\x01\x01", 7);
+    put32(bytes, 64, kMultibootMagic);
+    put32(bytes, 68, 0);
+    put32(bytes, 72, 0u - kMultibootMagic + 1);
+  } else if (name == "TRUNCATED_ELF") {  // valid Multiboot header (ELF path), ELF header cut at 40 bytes
+    bytes = std::string("\x7f" "ELF\x01\x01\x01", 7);
+    put32(bytes, 16, kMultibootMagic);
+    put32(bytes, 20, 0);
+    put32(bytes, 24, 0u - kMultibootMagic);
+    bytes.resize(40, '\0');
+  } else if (name == "AOUT_PAST_FILE") {  // Multiboot a.out kludge loading 1 MiB from a 64-byte file
+    put32(bytes, 0, kMultibootMagic);
+    put32(bytes, 4, 0x10000);
+    put32(bytes, 8, 0u - kMultibootMagic - 0x10000);
+    put32(bytes, 12, 0x100000);  // header_addr
+    put32(bytes, 16, 0x100000);  // load_addr
+    put32(bytes, 20, 0x200000);  // load_end_addr: 1 MiB of file
+    put32(bytes, 24, 0x200000);  // bss_end_addr
+    put32(bytes, 28, 0x100020);  // entry
+    bytes.resize(64, '\0');
+  } else if (name == "TRUNCATED_KVPC64") {  // the kvpc64 magic and no header after it
+    bytes = "KVPC64IM";
+  }
+  return bytes;
+}
+
 TEST_P(CliBadInputTest, FailsClearlyWithStatusTwo) {
   std::string runtime = testing::make_runtime_dir();
   std::string empty = runtime + "/empty.bin";
   std::ofstream(empty).close();
   std::vector<std::string> args;
   for (const auto& arg : GetParam().args) {
-    if (arg == "@EMPTY") args.push_back(empty);
-    else if (arg == "@DIR") args.push_back(runtime);
-    else args.push_back(arg);
+    if (arg == "@EMPTY") {
+      args.push_back(empty);
+    } else if (arg == "@DIR") {
+      args.push_back(runtime);
+    } else if (arg == "@MULTIBOOT") {
+      args.push_back(guest_blob("multiboot_info"));
+    } else if (arg == "@HUGE") {  // a sparse 8 GiB file: no 32 MiB guest holds it
+      std::string path = runtime + "/huge.bin";
+      std::ofstream(path).close();
+      std::filesystem::resize_file(path, 8ull << 30);
+      args.push_back(path);
+    } else if (arg.size() > 1 && arg[0] == '@') {
+      std::string path = runtime + "/" + arg.substr(1) + ".bin";
+      std::ofstream(path, std::ios::binary) << corrupt_image(arg.substr(1));
+      args.push_back(path);
+    } else {
+      args.push_back(arg);
+    }
   }
   auto result = run_kvpc(args, runtime, "", 20s);
   std::filesystem::remove_all(runtime);
@@ -172,7 +241,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadInvocation{"bad_accel", {"run", "--accel", "warp"}, "--accel"},
         BadInvocation{"kernel_and_bios", {"run", "--accel", "emu", "--kernel", "@EMPTY", "--bios", "@EMPTY"}, "exclude"},
         BadInvocation{"bios_wrong_size", {"run", "--accel", "emu", "--bios", "@EMPTY"}, "bios"},
-        BadInvocation{"stop_unknown_vm", {"stop", "nosuchvm"}, "no running VM named 'nosuchvm'"}),
+        BadInvocation{"stop_unknown_vm", {"stop", "nosuchvm"}, "no running VM named 'nosuchvm'"},
+        BadInvocation{"elf_without_multiboot", {"run", "--accel", "emu", "--kernel", "@ELF_NO_MULTIBOOT"},
+                      "ELF kernel without a Multiboot header"},
+        BadInvocation{"multiboot_bad_checksum", {"run", "--accel", "emu", "--kernel", "@BAD_MULTIBOOT_CHECKSUM"},
+                      "broken Multiboot header"},
+        BadInvocation{"truncated_elf", {"run", "--accel", "emu", "--kernel", "@TRUNCATED_ELF"}, "ELF header truncated"},
+        BadInvocation{"aout_kludge_past_end_of_file", {"run", "--accel", "emu", "--kernel", "@AOUT_PAST_FILE"},
+                      "but the file has only 0x40 bytes"},
+        BadInvocation{"truncated_kvpc64", {"run", "--accel", "emu", "--kernel", "@TRUNCATED_KVPC64"},
+                      "shorter than its"},
+        BadInvocation{"huge_kernel", {"run", "--accel", "emu", "--mem", "32M", "--kernel", "@HUGE"},
+                      "more than the limit"},
+        BadInvocation{"huge_initrd", {"run", "--accel", "emu", "--mem", "32M", "--kernel", "@MULTIBOOT", "--initrd", "@HUGE"},
+                      "more than the limit"},
+        BadInvocation{"huge_bios", {"run", "--accel", "emu", "--mem", "32M", "--bios", "@HUGE"},
+                      "more than the limit"},
+        BadInvocation{"kernel_format_forced_wrong", {"run", "--accel", "emu", "--kernel-format", "multiboot", "--kernel",
+                      "@TRUNCATED_KVPC64"}, "Multiboot"},
+        BadInvocation{"bad_seccomp_value", {"run", "--accel", "emu", "--seccomp", "maybe"}, "--seccomp"}),
     [](const ::testing::TestParamInfo<BadInvocation>& param_info) { return std::string(param_info.param.label); });
 
 }  // namespace
