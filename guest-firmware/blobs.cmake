@@ -18,6 +18,7 @@ kvpc_guest_blob(hostile_guest tests/hostile_guest.asm)
 kvpc_guest_blob(protocol_vectors ../integration/protocol/vectors.asm)
 kvpc_guest_blob(mb_hello tests/mb_hello.asm)
 kvpc_guest_blob(virtio_blk_rw tests/virtio_blk_rw.asm)
+kvpc_guest_blob(virtio_blk_fill tests/virtio_blk_fill.asm)
 # ELF64 with symbols (gdb_target.elf) plus its flat kvpc64 image: the gdb stub's test guest.
 kvpc_guest_elf_blob(gdb_target tests/gdb_target.asm)
 kvpc_guest_blob(bios_boot_sector tests/bios_boot_sector.asm)

@@ -201,8 +201,13 @@ Status VhdImage::write_in_block(uint32_t block, uint32_t offset, std::span<const
   }
   // Data first, then the bit that makes it visible: a crash in between loses only this
   // (unacknowledged) write.
-  if (changed) return file_->write_at(uint64_t{bat_[block]} * 512, **bits);
-  return ok_status();
+  if (!changed) return ok_status();
+  auto status = file_->write_at(uint64_t{bat_[block]} * 512, **bits);
+  // A refused bitmap write leaves the bits set only in the cache: drop it, so the block reads
+  // as the file says (the write is not acknowledged, so it must not show now, nor be
+  // published by the next bitmap write of a later request).
+  if (!status) bitmaps_.erase(block);
+  return status;
 }
 
 Status VhdImage::allocate_block(uint32_t block, uint32_t offset, std::span<const uint8_t> in) {
