@@ -8,6 +8,18 @@
 
 namespace kvpc {
 
+namespace {
+
+// Why a connection failed, in the user's words: the socket's permissions (file layer) or no VM.
+std::string refused_or_absent(const std::string& name, ControlClient::ConnectError why) {
+  if (why == ControlClient::ConnectError::kAccessDenied) {
+    return fmt::format("you may not control VM '{}' (its control socket refused you: permission denied)", name);
+  }
+  return fmt::format("there is no running VM named '{}' you may reach", name);
+}
+
+}  // namespace
+
 void add_guest_info_commands(CLI::App& app, CommandAction& action) {
   struct Flags {
     std::string name;
@@ -21,9 +33,10 @@ void add_guest_info_commands(CLI::App& app, CommandAction& action) {
   guest->add_flag("--json", guest_flags->json, "One JSON object: vm, method, hresult, properties {Name: {value, hresult, hresult_name}}");
   guest->callback([guest_flags, &action] {
     action = [guest_flags] {
-      auto client = ControlClient::connect_to_vm(guest_flags->name);
+      ControlClient::ConnectError why;
+      auto client = ControlClient::connect_to_vm(guest_flags->name, &why);
       if (!client) {
-        spdlog::error("there is no running VM named '{}' you may reach", guest_flags->name);
+        spdlog::error("{}", refused_or_absent(guest_flags->name, why));
         return kExitError;
       }
       auto response = client->call("guest", nlohmann::json::object(), std::chrono::seconds(30));
@@ -58,9 +71,10 @@ void add_guest_info_commands(CLI::App& app, CommandAction& action) {
   events->add_option("--count", event_flags->count, "Stop after this many events");
   events->callback([event_flags, &action] {
     action = [event_flags] {
-      auto client = ControlClient::connect_to_vm(event_flags->name);
+      ControlClient::ConnectError why;
+      auto client = ControlClient::connect_to_vm(event_flags->name, &why);
       if (!client) {
-        spdlog::error("there is no running VM named '{}' you may reach", event_flags->name);
+        spdlog::error("{}", refused_or_absent(event_flags->name, why));
         return kExitError;
       }
       int64_t seen = 0;

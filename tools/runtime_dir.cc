@@ -40,7 +40,8 @@ Result<std::string> ensure_runtime_dir() {
                                   "KVPC_RUNTIME_DIR",
                                   dir, info.st_uid, getuid()));
   }
-  // 0711 is allowed: a VM started with --allow-user makes the folder traversable (never listable).
+  // Search-only bits are allowed: a VM started with --allow-user grants those users search
+  // (never listing) through an ACL, which shows as the group x bit (the ACL mask).
   if ((info.st_mode & 0066) != 0) {
     if (chmod(dir.c_str(), 0700) < 0) {
       return make_error(fmt::format("the runtime folder {} is open to other users and cannot be fixed: {}", dir,

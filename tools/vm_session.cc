@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "tools/access_acl.h"
 #include "tools/exit_status.h"
 #include "tools/gdb_attach.h"
 #include "tools/runtime_dir.h"
@@ -115,11 +116,14 @@ Status VmSession::setup() {
   server_ = std::make_unique<ControlServer>(loop_);
   if (auto status = server_->listen(socket_path_for(*dir, config_.name)); !status) return status;
   if (!options_.granted_uids.empty() || !options_.granted_gids.empty()) {
-    // Granted users must be able to reach the socket: the folder becomes traversable (not
-    // listable) and the socket connectable by anyone. Every request is still checked against
-    // the caller's credentials, and refused callers get 0x80070005 and an audit line.
-    chmod(dir->c_str(), 0711);
-    chmod(socket_path_for(*dir, config_.name).c_str(), 0666);
+    // Granted users, and only they, must be able to reach the socket: POSIX ACLs give them
+    // search on the folder and read/write on the socket; "other" keeps no access at all
+    // (tools/access_acl.h, docs/security.md). Every request is still checked against the
+    // caller's peer credentials, and refused callers get access_denied and an audit line.
+    const AclGrant traverse{options_.granted_uids, options_.granted_gids, 1};
+    const AclGrant connect{options_.granted_uids, options_.granted_gids, 6};
+    if (auto status = add_to_access_acl(*dir, traverse); !status) return status;
+    if (auto status = set_access_acl(socket_path_for(*dir, config_.name), 6, connect); !status) return status;
   }
   register_builtin_handlers();
   for (auto& extension : extensions()) extension(*this);

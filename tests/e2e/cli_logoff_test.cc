@@ -182,13 +182,12 @@ TEST_F(LogoffTest, OtherUserIsDeniedWithAnAuditLineAndAGrantedUserIsAllowed) {
   auto granted = call_json({"logoff", "vm", "--wait"}, nullptr, kNobody);
   EXPECT_EQ(granted["hresult"], "0x00000000");
   EXPECT_EQ(granted["task"]["error"], "0x00000000");
-  // Another unprivileged user reaches the (now open) socket but not the API.
+  // Another unprivileged user: the socket's ACL grants only nobody, so the connection itself
+  // is refused and the CLI reports E_ACCESSDENIED. (A caller that gets past the file check is
+  // refused by the peer-credential check with an audit line: socket_access_test.cc.)
   constexpr int kOtherUser = 65533;
   auto denied = call_json({"logoff", "vm"}, nullptr, kOtherUser);
   EXPECT_EQ(denied["hresult"], "0x80070005");
-  vm_->wait_for_output("", 500ms);
-  EXPECT_NE(vm_->so_far().err.find("audit:"), std::string::npos) << vm_->so_far().err;
-  EXPECT_NE(vm_->so_far().err.find("65533"), std::string::npos) << vm_->so_far().err;
 }
 
 TEST_F(LogoffTest, EventsStreamReportsOnGuestLogoffExternal) {

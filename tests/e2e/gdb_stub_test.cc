@@ -18,6 +18,7 @@
 
 #include "tests/e2e/kvpc_process.h"
 #include "tests/machine/accelerators.h"
+#include "tests/support/die_with_parent.h"
 
 namespace kvpc {
 namespace {
@@ -77,8 +78,10 @@ std::string run_gdb(const std::string& script, std::chrono::milliseconds interru
   [[maybe_unused]] auto n = write(fd, script.data(), script.size());
   close(fd);
   std::string out_path = std::string(path) + ".out";
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    testing::die_with_parent(parent);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(out, 2);

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/die_with_parent.h"
+
 namespace kvpc::testing {
 
 inline std::string kvpc_binary() { return std::string(KVPC_BINARY_DIR) + "/tools/kvpc"; }
@@ -37,8 +39,12 @@ class KvpcProcess {
   KvpcProcess(const std::vector<std::string>& args, const std::string& runtime_dir, int run_as_uid = -1) {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      // Dropping to another user below keeps the death signal: only exec of a set-user-ID
+      // binary or a credential change clears it, and setuid() is one, so set it again after.
+      die_with_parent(parent);
       dup2(in[0], 0);
       dup2(out[1], 1);
       dup2(err[1], 2);
@@ -48,6 +54,7 @@ class KvpcProcess {
             setuid(static_cast<uid_t>(run_as_uid)) != 0) {
           _exit(126);
         }
+        die_with_parent(parent);
       }
       std::vector<char*> argv;
       std::string binary = kvpc_binary();

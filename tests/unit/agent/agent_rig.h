@@ -21,6 +21,7 @@
 #include "guest-agent/linux/os_info.h"
 #include "guest-agent/linux/utmp_sessions.h"
 #include "tests/unit/integration/fake_guest.h"
+#include "tests/support/die_with_parent.h"
 
 namespace kvpc::testing {
 
@@ -114,8 +115,10 @@ inline std::string write_temp_file(const std::string& text) {
 inline pid_t spawn_session() {
   int ready[2];
   if (pipe(ready) != 0) return -1;
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    die_with_parent(parent);
     setsid();
     char one = 1;
     if (::write(ready[1], &one, 1) != 1) _exit(1);

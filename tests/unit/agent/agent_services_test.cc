@@ -8,6 +8,7 @@
 
 #include "tests/unit/agent/agent_rig.h"
 #include "tests/unit/integration/test_vectors.h"
+#include "tests/support/die_with_parent.h"
 
 namespace kvpc {
 namespace {
@@ -133,8 +134,10 @@ TEST(LinuxAgentHost, RecordOfANonLeaderNeverSignalsTheAgentsSession) {
   AgentRig rig;
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
+  const pid_t parent = getpid();
   pid_t child = fork();  // no setsid: it shares our session
   if (child == 0) {
+    testing::die_with_parent(parent);
     char one = 1;
     if (write(ready[1], &one, 1) != 1) _exit(1);
     for (;;) pause();

@@ -14,6 +14,7 @@
 
 #include "guest-agent/linux/dbus_client.h"
 #include "guest-agent/linux/logind_sessions.h"
+#include "tests/support/die_with_parent.h"
 
 namespace kvpc {
 namespace {
@@ -28,8 +29,10 @@ class PrivateBus : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
     path = dir_ + "/bus";
+    const pid_t parent = getpid();
     daemon_ = fork();
     if (daemon_ == 0) {
+      testing::die_with_parent(parent);
       std::string address = "--address=unix:path=" + path;
       execl("/usr/bin/dbus-daemon", "dbus-daemon", "--session", "--nofork", "--nopidfile", address.c_str(),
             static_cast<char*>(nullptr));

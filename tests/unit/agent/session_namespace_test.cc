@@ -19,6 +19,7 @@
 #include <string>
 
 #include "tests/unit/agent/agent_rig.h"
+#include "tests/support/die_with_parent.h"
 
 namespace kvpc {
 namespace {
@@ -39,8 +40,10 @@ std::string check_in_namespace() {
   // alice: leader + a child in the same session; default SIGHUP action.
   int ready[2];
   if (pipe(ready) != 0) return "pipe";
+  const pid_t parent = getpid();
   pid_t alice = fork();
   if (alice == 0) {
+    testing::die_with_parent(parent);
     setsid();
     if (fork() == 0) {
       char one = 1;
@@ -52,6 +55,7 @@ std::string check_in_namespace() {
   // bob: a leader that ignores SIGHUP.
   pid_t bob = fork();
   if (bob == 0) {
+    testing::die_with_parent(parent);
     setsid();
     signal(SIGHUP, SIG_IGN);
     char one = 1;
@@ -105,9 +109,11 @@ TEST(LinuxAgentSessions, LogoffEndsRealSessionsInAPrivatePidNamespace) {
   if (geteuid() != 0) GTEST_SKIP() << "skipped: needs root for unshare(CLONE_NEWPID|CLONE_NEWNS)";
   int report[2];
   ASSERT_EQ(pipe(report), 0);
+  const pid_t test_process = getpid();
   pid_t outer = fork();
   ASSERT_GE(outer, 0);
   if (outer == 0) {
+    testing::die_with_parent(test_process);
     close(report[0]);
     if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) {
       std::string reason = std::string("SKIP unshare: ") + strerror(errno);
