@@ -130,7 +130,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
                   "no /dev/kvm needed) or auto (kvm when /dev/kvm opens, else emu)");
   run->add_option("--allow-user", flags->allow_users,
                   "Also let this user (name or uid) call the VM's integration API (logoff, shutdown, guest, events); "
-                  "repeatable. The owner and root always may")
+                  "repeatable. The owner and root always may. Granted through a POSIX ACL on the control socket "
+                  "(needs a runtime folder on a file system with ACLs)")
       ->take_all();
   run->add_option("--allow-group", flags->allow_groups,
                   "Also let members of this group (name or gid) call the integration API; repeatable")

@@ -123,11 +123,26 @@ std::vector<Allowed> disk_worker_policy() {
   return rules;
 }
 
+// Timer and flusher threads: sleep, tick device models (which may raise an interrupt), write
+// trace lines to a FILE opened on the main thread.
+std::vector<Allowed> housekeeping_policy() {
+  std::vector<Allowed> rules = vcpu_policy();
+  std::erase_if(rules, [](const Allowed& rule) { return rule.syscall == SCMP_SYS(ioctl) && rule.value != KVM_IRQ_LINE; });
+  const std::vector<Allowed> more = {
+      {SCMP_SYS(fstat), -1, 0, 0, "stdio buffering (the trace file's first write)"},
+      {SCMP_SYS(newfstatat), -1, 0, 0, "stdio buffering (the trace file's first write)"},
+      {SCMP_SYS(lseek), -1, 0, 0, "stdio"},
+  };
+  rules.insert(rules.end(), more.begin(), more.end());
+  return rules;
+}
+
 std::vector<Allowed> policy_for(ThreadRole role) {
   switch (role) {
     case ThreadRole::kVcpu: return vcpu_policy();
     case ThreadRole::kEventLoop: return event_loop_policy();
     case ThreadRole::kDiskWorker: return disk_worker_policy();
+    case ThreadRole::kHousekeeping: return housekeeping_policy();
   }
   return vcpu_policy();
 }
@@ -137,6 +152,7 @@ struct Prepared {
   std::vector<sock_filter> vcpu;
   std::vector<sock_filter> event_loop;
   std::vector<sock_filter> disk_worker;
+  std::vector<sock_filter> housekeeping;
   std::vector<std::string> syscall_names;  // by number, for the SIGSYS handler
   int violation_exit_status = 2;
 };
@@ -235,6 +251,9 @@ Status prepare_thread_sandbox(int violation_exit_status) {
   auto disk_worker = compile(ThreadRole::kDiskWorker);
   if (!disk_worker) return disk_worker.error();
   prepared->disk_worker = std::move(disk_worker).value();
+  auto housekeeping = compile(ThreadRole::kHousekeeping);
+  if (!housekeeping) return housekeeping.error();
+  prepared->housekeeping = std::move(housekeeping).value();
   prepared->vcpu = std::move(vcpu).value();
   prepared->event_loop = std::move(event_loop).value();
   constexpr int kSyscallTableSize = 512;
@@ -264,9 +283,10 @@ Status enter_thread_sandbox(ThreadRole role, const std::string& name) {
   t_thread_name = stored_name.data();
   const Prepared* prepared = g_prepared;
   if (prepared == nullptr) return ok_status();
-  const auto& program = role == ThreadRole::kVcpu        ? prepared->vcpu
-                        : role == ThreadRole::kEventLoop ? prepared->event_loop
-                                                         : prepared->disk_worker;
+  const auto& program = role == ThreadRole::kVcpu         ? prepared->vcpu
+                        : role == ThreadRole::kEventLoop  ? prepared->event_loop
+                        : role == ThreadRole::kDiskWorker ? prepared->disk_worker
+                                                          : prepared->housekeeping;
   sock_fprog fprog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
   // Required for an unprivileged filter; harmless for root, and kvpc never execs.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

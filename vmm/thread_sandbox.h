@@ -13,6 +13,10 @@
 //   clone only with CLONE_THREAD (no fork), clone3 answers ENOSYS so glibc falls back to clone.
 // - kDiskWorker (one per virtio-blk disk): kVcpu's list without KVM_RUN and the register dumps,
 //   plus read (its eventfds), pread64/pwrite64 on the already open image, fdatasync (FLUSH).
+// - kHousekeeping: device timers and the trace flusher (pc_platform's PIT/RTC timer thread,
+//   the --trace flusher): kVcpu's list without KVM_RUN and the register dumps (KVM_IRQ_LINE
+//   stays: the PIT's IRQ 0 and the RTC's IRQ 8), plus fstat/newfstatat/lseek (stdio sets up
+//   a FILE's buffer on its first write).
 // Anything else raises SIGSYS (SECCOMP_RET_TRAP). The handler writes one line naming the
 // thread and the system call to stderr and ends the process with the status given to
 // prepare(). TRAP rather than KILL_PROCESS: the user sees which call and which thread, on
@@ -32,7 +36,7 @@
 
 namespace kvpc {
 
-enum class ThreadRole { kVcpu, kEventLoop, kDiskWorker };
+enum class ThreadRole { kVcpu, kEventLoop, kDiskWorker, kHousekeeping };
 
 // Compiles both filters and installs the SIGSYS handler. Until it is called (e.g. with
 // --seccomp off), enter() only names the thread.

@@ -34,7 +34,7 @@ TEST(KvpcProcess, KvpcDiesWhenTheTestProcessIsKilled) {
     testing::KvpcProcess vm({"run", "--accel", "emu", "--name", "orphan", "--mem", "32M"}, runtime);
     const pid_t kvpc = vm.pid();
     if (write(report[1], &kvpc, sizeof kvpc) != sizeof kvpc) _exit(1);
-    vm.wait_for_output("agent: ready", 30s);  // it is really running before we die
+    if (!vm.wait_for_output("agent: ready", 30s)) _exit(3);  // it is really running before we die
     raise(SIGKILL);
   }
   close(report[1]);
@@ -43,7 +43,7 @@ TEST(KvpcProcess, KvpcDiesWhenTheTestProcessIsKilled) {
   close(report[0]);
   int status = 0;
   ASSERT_EQ(waitpid(stand_in, &status, 0), stand_in);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the stand-in's kvpc never got ready";
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (running(kvpc) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   const bool survived = running(kvpc);

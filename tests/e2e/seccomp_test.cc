@@ -48,6 +48,8 @@ TEST_F(SeccompTest, OnByDefaultForVcpuAndEventLoopThreadsAndLogoffStillWorks) {
   ASSERT_TRUE(modes.count("event-loop")) << "no thread named event-loop";
   EXPECT_EQ(modes["vcpu0"], 2);
   EXPECT_EQ(modes["event-loop"], 2);
+  ASSERT_TRUE(modes.count("pc-timer")) << "no thread named pc-timer (the PIT/RTC timer)";
+  EXPECT_EQ(modes["pc-timer"], 2);
   EXPECT_EQ(modes["kvpc"], 0) << "the main thread (set-up, teardown) is not filtered";
   auto result = testing::run_kvpc({"logoff", "sc", "--wait", "--json"}, runtime_, "", 60s);
   auto parsed = nlohmann::json::parse(result.out, nullptr, false);

@@ -4,11 +4,14 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <mutex>
@@ -142,6 +145,27 @@ TEST(ThreadSandboxTest, DiskWorkerMayReadWriteAndFlushItsOpenImageButNotOpenFile
   EXPECT_EQ(forbidden.status, kViolationStatus);
   EXPECT_NE(forbidden.err.find("'openat'"), std::string::npos) << forbidden.err;
   close(fd);
+  unlink(path);
+}
+
+TEST(ThreadSandboxTest, HousekeepingThreadMayWriteAFileOpenedBeforeButNotOpenOrEnterTheGuest) {
+  char path[] = "/tmp/kvpc-sandbox-trace-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::FILE* file = fdopen(fd, "w");  // opened before, written first on the filtered thread
+  ASSERT_NE(file, nullptr);
+  auto allowed = run_in_sandboxed_thread(ThreadRole::kHousekeeping, [file] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (std::fprintf(file, "tick\n") < 0 || std::fflush(file) != 0) _exit(92);
+  });
+  EXPECT_EQ(allowed.status, 0) << allowed.err;
+  std::fclose(file);
+  auto forbidden = run_in_sandboxed_thread(ThreadRole::kHousekeeping, [] { open("/etc/hostname", O_RDONLY); });
+  EXPECT_EQ(forbidden.status, kViolationStatus);
+  EXPECT_NE(forbidden.err.find("'openat'"), std::string::npos) << forbidden.err;
+  auto no_guest = run_in_sandboxed_thread(ThreadRole::kHousekeeping, [] { ioctl(-1, KVM_RUN, 0); });
+  EXPECT_EQ(no_guest.status, kViolationStatus);
+  EXPECT_NE(no_guest.err.find("'ioctl'"), std::string::npos) << no_guest.err;
   unlink(path);
 }
 
