@@ -364,7 +364,15 @@ uint8_t VirtioBlk::do_transfer(uint32_t type, uint64_t sector, std::span<const v
       return kStatusOk;
     }
     case kRequestFlush: {
-      if (auto status = image_->flush(); !status) return fail(status.error().message);
+      if (!flush_failure_.empty()) {
+        return fail(fmt::format("an earlier FLUSH failed ({}); writes acknowledged before it may be lost, so no "
+                                "later FLUSH reports success",
+                                flush_failure_));
+      }
+      if (auto status = image_->flush(); !status) {
+        flush_failure_ = status.error().message;
+        return fail(status.error().message);
+      }
       std::lock_guard lock(regs_mutex_);
       ++counters_.flushes;
       return kStatusOk;

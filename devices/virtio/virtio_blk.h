@@ -180,6 +180,10 @@ class VirtioBlk final : public PciDevice {
   virtio::SplitQueue queue_;
   std::vector<virtio::Segment> chain_;  // reused per request
   std::vector<uint8_t> bounce_;         // for data segments that are not whole sectors
+  // The first failed FLUSH's error, kept for the image's life (not cleared by a device
+  // reset): Linux reports a writeback error to fdatasync once, so a retried FLUSH could
+  // succeed although acknowledged writes never reached the disk. Every later FLUSH fails.
+  std::string flush_failure_;
 
   mutable std::mutex regs_mutex_;  // guards the register state below
   uint32_t guest_features_ = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "devices/virtio/virtio_blk.h"
@@ -50,7 +51,9 @@ class VirtioBlkTest : public ::testing::Test {
     for (size_t i = 0; i < disk.size(); ++i) disk[i] = static_cast<uint8_t>(i / 512);
     auto file = std::make_unique<MemoryBackingFile>(std::move(disk), read_only);
     file_ = file.get();
-    auto image = RawImage::open(std::move(file));
+    std::unique_ptr<BackingFile> backing = std::move(file);
+    if (wrap_file_) backing = wrap_file_(std::move(backing));
+    auto image = RawImage::open(std::move(backing));
     ASSERT_TRUE(image.ok());
     device_ = std::make_unique<VirtioBlk>(memory_, irq_, std::move(image).value(), "kvpc-test-serial");
     ASSERT_TRUE(device_->init().ok());
@@ -130,6 +133,8 @@ class VirtioBlkTest : public ::testing::Test {
   GuestMemory memory_;
   RecordingIrq irq_;
   MemoryBackingFile* file_ = nullptr;
+  // Set before build(): wraps the in-memory file (fault injection).
+  std::function<std::unique_ptr<BackingFile>(std::unique_ptr<BackingFile>)> wrap_file_;
   std::unique_ptr<VirtioBlk> device_;
   uint16_t avail_idx_ = 0;
   uint16_t next_desc_ = 0;
@@ -207,6 +212,56 @@ TEST_F(VirtioBlkTest, FlushSyncsTheImageAndGetIdReturnsTheSerial) {
   ASSERT_TRUE(memory_.read(kDataArea, std::span<uint8_t>(reinterpret_cast<uint8_t*>(id), 20)));
   EXPECT_STREQ(id, "kvpc-test-serial");
   EXPECT_EQ(used_elem(1).second, 21u);
+}
+
+// A BackingFile whose next sync fails once, as fdatasync does after a writeback error.
+class SyncFailsOnce final : public BackingFile {
+ public:
+  explicit SyncFailsOnce(std::unique_ptr<BackingFile> inner) : inner_(std::move(inner)) {}
+  std::string_view describe() const override { return inner_->describe(); }
+  uint64_t size() const override { return inner_->size(); }
+  bool writable() const override { return inner_->writable(); }
+  Status read_at(uint64_t offset, std::span<uint8_t> out) override { return inner_->read_at(offset, out); }
+  Status write_at(uint64_t offset, std::span<const uint8_t> in) override { return inner_->write_at(offset, in); }
+  Status sync() override {
+    if (!failed_) {
+      failed_ = true;
+      return make_error("(memory): fdatasync: Input/output error");
+    }
+    return inner_->sync();
+  }
+
+ private:
+  std::unique_ptr<BackingFile> inner_;
+  bool failed_ = false;
+};
+
+TEST_F(VirtioBlkTest, AFailedFlushIsNeverFollowedByAFlushThatClaimsSuccess) {
+  wrap_file_ = [](std::unique_ptr<BackingFile> inner) { return std::make_unique<SyncFailsOnce>(std::move(inner)); };
+  build(false);
+  driver_init();
+  publish(request(kRequestOut, 10, kDataArea, 512, false));
+  device_->process_queue();
+  EXPECT_EQ(status_byte(), kStatusOk);
+  publish(request(kRequestFlush, 0, kDataArea, 0, false));
+  device_->process_queue();
+  EXPECT_EQ(status_byte(), kStatusIoError) << "the host's sync failed";
+  // The host would now report success (the error was reported once), but the write above
+  // may be lost: the device keeps failing FLUSH, also after a device reset.
+  publish(request(kRequestFlush, 0, kDataArea, 0, false));
+  device_->process_queue();
+  EXPECT_EQ(status_byte(), kStatusIoError);
+  reg_write(kRegStatus, 1, 0);
+  avail_idx_ = 0;
+  next_desc_ = 0;
+  driver_init();
+  publish(request(kRequestFlush, 0, kDataArea, 0, false));
+  device_->process_queue();
+  EXPECT_EQ(status_byte(), kStatusIoError);
+  // Reads and writes still work.
+  publish(request(kRequestIn, 10, kDataArea, 512, true));
+  device_->process_queue();
+  EXPECT_EQ(status_byte(), kStatusOk);
 }
 
 TEST_F(VirtioBlkTest, MalformedButFollowableRequestsCompleteWithErrors) {
