@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config   # compiler and build
-  linux-libc-dev                                  # <linux/kvm.h>
+  linux-libc-dev                                  # <linux/kvm.h>; <linux/posix_acl_xattr.h> (--allow-user ACLs)
   nasm                                            # guest firmware and test guests
   binutils gdb                                    # gdb stub: ELF test guest (ld, objcopy) and e2e tests
   libgtest-dev libgmock-dev                       # unit and KVM tests

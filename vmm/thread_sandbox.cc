@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <cerrno>
 #include <cstdlib>
@@ -156,7 +157,9 @@ struct Prepared {
   std::vector<std::string> syscall_names;  // by number, for the SIGSYS handler
   int violation_exit_status = 2;
 };
-Prepared* g_prepared = nullptr;
+// Written once by prepare() (main thread), read by enter() and the SIGSYS handler on any thread
+// (the trace flusher polls thread_sandbox_enabled()): atomic, lock-free, so signal-safe.
+std::atomic<Prepared*> g_prepared{nullptr};
 thread_local const char* t_thread_name = nullptr;
 
 Result<std::vector<sock_filter>> compile(ThreadRole role) {

@@ -23,7 +23,8 @@
 // the terminal, without access to the audit log (often unavailable in containers).
 //
 // The main thread is not filtered: it opens images, /dev/kvm, the runtime folder and builds
-// machines, and runs no guest-facing code.
+// machines, and runs no guest-facing code. Nor are the gdb stub and SDL window threads
+// (docs/security.md says why).
 //
 // Concurrency contract: prepare() once, on the main thread, before any filtered thread starts;
 // enter() from any thread afterwards (it only reads what prepare() built).

@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "vmm/thread_sandbox.h"
 
 namespace kvpc {
 
@@ -41,7 +45,8 @@ Tracer::Tracer(std::FILE* file, bool owned, std::string destination)
       destination_(std::move(destination)),
       start_ns_(monotonic_ns()),
       id_(g_next_tracer_id.fetch_add(1)) {
-  flusher_ = std::thread([this] { flusher_loop(); });
+  const bool created_on_main_thread = ::gettid() == ::getpid();
+  flusher_ = std::thread([this, created_on_main_thread] { flusher_loop(created_on_main_thread); });
 }
 
 Tracer::~Tracer() {
@@ -110,11 +115,24 @@ void Tracer::flush() {
   written_.fetch_add(batch.size(), std::memory_order_relaxed);
 }
 
-void Tracer::flusher_loop() {
+void Tracer::flusher_loop(bool created_on_main_thread) {
+  // A tracer set up with the run (--trace, --trace-file) starts on the main thread before the
+  // filters are prepared: enter the housekeeping filter as soon as they are, at the latest one
+  // flush period later. One made by the event loop (`kvpc trace`) already runs under the
+  // loop's filter, inherited at creation; stacking a second one would need prctl, which that
+  // filter forbids.
+  bool sandbox_pending = created_on_main_thread;
   std::unique_lock lock(wake_mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::milliseconds(20));
     lock.unlock();
+    if (sandbox_pending && thread_sandbox_enabled()) {
+      sandbox_pending = false;
+      if (auto sandboxed = enter_thread_sandbox(ThreadRole::kHousekeeping, "trace-flush"); !sandboxed) {
+        std::fprintf(stderr, "kvpc: %s\n", sandboxed.error().message.c_str());
+        std::_Exit(2);  // never keep running unfiltered when the filter was asked for
+      }
+    }
     flush();
     lock.lock();
   }

@@ -70,7 +70,9 @@ class Tracer {
  private:
   Tracer(std::FILE* file, bool owned, std::string destination);
   Ring& ring_for_this_thread();
-  void flusher_loop();
+  // created_on_main_thread: the flusher enters its seccomp filter once the filters exist
+  // (a tracer made on a filtered thread already inherited that thread's filter).
+  void flusher_loop(bool created_on_main_thread);
 
   std::FILE* file_;
   bool owned_;

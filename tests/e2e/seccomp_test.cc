@@ -76,6 +76,27 @@ TEST_F(SeccompTest, OnByDefaultForVcpuAndEventLoopThreadsAndLogoffStillWorks) {
   EXPECT_EQ(end.err.find("seccomp"), std::string::npos) << end.err;
 }
 
+TEST_F(SeccompTest, TraceFlusherStartedWithTheRunEntersItsFilterAndStillWrites) {
+  const std::string trace = runtime_ + "/trace.txt";
+  testing::KvpcProcess vm({"run", "--accel", "emu", "--name", "tr", "--mem", "32M", "--trace", "pio", "--trace-file", trace},
+                          runtime_);
+  ASSERT_TRUE(vm.wait_for_output("agent: ready", 30s)) << vm.so_far().err;
+  std::this_thread::sleep_for(100ms);  // at least one flush period after the filters exist
+  auto modes = seccomp_modes(vm.pid());
+  ASSERT_TRUE(modes.count("trace-flush")) << "no thread named trace-flush";
+  EXPECT_EQ(modes["trace-flush"], 2);
+  const auto size_before = std::filesystem::file_size(trace);
+  EXPECT_GT(size_before, 0u);
+  vm.write_stdin("poweroff\r");
+  auto end = vm.wait(30s);
+  EXPECT_EQ(end.status, 0) << end.err;
+  EXPECT_EQ(end.err.find("seccomp"), std::string::npos) << end.err;
+  std::ifstream text(trace);
+  std::string first;
+  std::getline(text, first);
+  EXPECT_NE(first.find(" pio "), std::string::npos) << first;
+}
+
 TEST_F(SeccompTest, SeccompOffLeavesEveryThreadUnfiltered) {
   testing::KvpcProcess vm({"run", "--accel", "emu", "--name", "nosc", "--mem", "32M", "--seccomp", "off"}, runtime_);
   ASSERT_TRUE(vm.wait_for_output("agent: ready", 30s)) << vm.so_far().err;
