@@ -1,6 +1,6 @@
 #include "display/sdl_window.h"
 
-#include <SDL.h>
+#include "display/sdl_library.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +19,10 @@ uint8_t sdl_buttons(uint32_t state) {
 }  // namespace
 
 Result<std::unique_ptr<SdlWindow>> SdlWindow::open(std::string vm_name, Callbacks callbacks) {
+  auto sdl = SdlLibrary::load();  // the first window of the process loads libSDL2
+  if (!sdl) return make_error(fmt::format("--display sdl: {}", sdl.error().message));
   std::unique_ptr<SdlWindow> window(new SdlWindow(std::move(vm_name), std::move(callbacks)));
+  window->sdl_ = *sdl;
   std::promise<Status> started;
   auto ready = started.get_future();
   window->thread_ = std::thread([w = window.get(), &started] { w->run(&started); });
@@ -45,18 +48,19 @@ void SdlWindow::set_state(std::string state) {
 }
 
 void SdlWindow::run(std::promise<Status>* started) {
-  if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0) {
-    started->set_value(make_error(fmt::format("--display sdl: cannot start SDL video: {}", SDL_GetError())));
+  const SdlLibrary& sdl = *sdl_;
+  if (sdl.InitSubSystem(SDL_INIT_VIDEO) != 0) {
+    started->set_value(make_error(fmt::format("--display sdl: cannot start SDL video: {}", sdl.GetError())));
     return;
   }
-  SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "nearest");
-  SDL_Window* window = SDL_CreateWindow(fmt::format("kvpc: {}", name_).c_str(), SDL_WINDOWPOS_UNDEFINED,
+  sdl.SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "nearest");
+  SDL_Window* window = sdl.CreateWindow(fmt::format("kvpc: {}", name_).c_str(), SDL_WINDOWPOS_UNDEFINED,
                                         SDL_WINDOWPOS_UNDEFINED, 720, 400, SDL_WINDOW_RESIZABLE);
-  SDL_Renderer* renderer = window != nullptr ? SDL_CreateRenderer(window, -1, 0) : nullptr;
+  SDL_Renderer* renderer = window != nullptr ? sdl.CreateRenderer(window, -1, 0) : nullptr;
   if (renderer == nullptr) {
-    const std::string why = SDL_GetError();
-    if (window != nullptr) SDL_DestroyWindow(window);
-    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    const std::string why = sdl.GetError();
+    if (window != nullptr) sdl.DestroyWindow(window);
+    sdl.QuitSubSystem(SDL_INIT_VIDEO);
     started->set_value(make_error(fmt::format("--display sdl: cannot open a window: {}", why)));
     return;
   }
@@ -81,22 +85,22 @@ void SdlWindow::run(std::promise<Status>* started) {
     const std::string title = fmt::format("kvpc: {} — {}{}", name_, state,
                                           grabbed ? " (input grabbed: Ctrl+Alt+G releases)" : "");
     if (title != title_state) {
-      SDL_SetWindowTitle(window, title.c_str());
+      sdl.SetWindowTitle(window, title.c_str());
       title_state = title;
     }
   };
   auto set_grab = [&](bool on) {
     grabbed = on;
-    SDL_SetWindowGrab(window, on ? SDL_TRUE : SDL_FALSE);
-    SDL_SetRelativeMouseMode(on ? SDL_TRUE : SDL_FALSE);
+    sdl.SetWindowGrab(window, on ? SDL_TRUE : SDL_FALSE);
+    sdl.SetRelativeMouseMode(on ? SDL_TRUE : SDL_FALSE);
     update_title();
   };
   update_title();
   while (!quit_.load()) {
     SDL_Event event;
-    const uint32_t now = SDL_GetTicks();
+    const uint32_t now = sdl.GetTicks();
     const int wait = next_refresh > now ? static_cast<int>(next_refresh - now) : 0;
-    if (SDL_WaitEventTimeout(&event, wait) != 0) {
+    if (sdl.WaitEventTimeout(&event, wait) != 0) {
       do {
         switch (event.type) {
           case SDL_QUIT: break;  // closing the window arrives as SDL_WINDOWEVENT_CLOSE too
@@ -114,7 +118,7 @@ void SdlWindow::run(std::promise<Status>* started) {
             break;
           case SDL_KEYDOWN:
           case SDL_KEYUP: {
-            const SDL_Keymod mod = SDL_GetModState();
+            const SDL_Keymod mod = sdl.GetModState();
             if (event.type == SDL_KEYDOWN && event.key.keysym.scancode == SDL_SCANCODE_G && (mod & KMOD_CTRL) &&
                 (mod & KMOD_ALT)) {
               set_grab(!grabbed);
@@ -132,7 +136,7 @@ void SdlWindow::run(std::promise<Status>* started) {
             }
             [[fallthrough]];
           case SDL_MOUSEBUTTONUP:
-            if (grabbed && callbacks_.mouse) callbacks_.mouse(0, 0, sdl_buttons(SDL_GetMouseState(nullptr, nullptr)));
+            if (grabbed && callbacks_.mouse) callbacks_.mouse(0, 0, sdl_buttons(sdl.GetMouseState(nullptr, nullptr)));
             break;
           case SDL_MOUSEMOTION:
             // PS/2 counts y upwards; SDL's y grows downwards.
@@ -140,7 +144,7 @@ void SdlWindow::run(std::promise<Status>* started) {
             break;
           default: break;
         }
-      } while (SDL_PollEvent(&event) != 0);
+      } while (sdl.PollEvent(&event) != 0);
     }
     bool title_due = false;
     {
@@ -148,42 +152,42 @@ void SdlWindow::run(std::promise<Status>* started) {
       title_due = state_changed_;
     }
     if (title_due) update_title();
-    if (SDL_GetTicks() < next_refresh) continue;
-    next_refresh = SDL_GetTicks() + kRefreshMs;
+    if (sdl.GetTicks() < next_refresh) continue;
+    next_refresh = sdl.GetTicks() + kRefreshMs;
     auto update = callbacks_.refresh ? callbacks_.refresh(serial, frame) : Result<DisplaySource::Update>(make_error("no source"));
     if (!update) continue;  // between boots: keep the last picture
     serial = update->serial;
     const Damage& damage = update->damage;
     if (damage.resized || texture == nullptr) {
-      if (texture != nullptr) SDL_DestroyTexture(texture);
-      texture = SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING,
+      if (texture != nullptr) sdl.DestroyTexture(texture);
+      texture = sdl.CreateTexture(renderer, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING,
                                   static_cast<int>(frame.width), static_cast<int>(frame.height));
       if (texture == nullptr) continue;
       // Small modes (320x200) open at twice their size; the window stays resizable.
       const int scale = frame.width < 640 ? 2 : 1;
-      SDL_SetWindowSize(window, static_cast<int>(frame.width) * scale, static_cast<int>(frame.height) * scale);
-      SDL_UpdateTexture(texture, nullptr, frame.rgba.data(), static_cast<int>(frame.width * 4));
+      sdl.SetWindowSize(window, static_cast<int>(frame.width) * scale, static_cast<int>(frame.height) * scale);
+      sdl.UpdateTexture(texture, nullptr, frame.rgba.data(), static_cast<int>(frame.width * 4));
       rows_uploaded_.fetch_add(frame.height);
       need_present = true;
     } else if (!damage.empty()) {
       SDL_Rect rows{0, static_cast<int>(damage.first), static_cast<int>(frame.width),
                     static_cast<int>(damage.last - damage.first)};
-      SDL_UpdateTexture(texture, &rows, frame.row(damage.first), static_cast<int>(frame.width * 4));
+      sdl.UpdateTexture(texture, &rows, frame.row(damage.first), static_cast<int>(frame.width * 4));
       rows_uploaded_.fetch_add(damage.last - damage.first);
       need_present = true;
     }
     if (need_present && texture != nullptr) {
-      SDL_RenderClear(renderer);
-      SDL_RenderCopy(renderer, texture, nullptr, nullptr);
-      SDL_RenderPresent(renderer);
+      sdl.RenderClear(renderer);
+      sdl.RenderCopy(renderer, texture, nullptr, nullptr);
+      sdl.RenderPresent(renderer);
       presents_.fetch_add(1);
       need_present = false;
     }
   }
-  if (texture != nullptr) SDL_DestroyTexture(texture);
-  SDL_DestroyRenderer(renderer);
-  SDL_DestroyWindow(window);
-  SDL_QuitSubSystem(SDL_INIT_VIDEO);
+  if (texture != nullptr) sdl.DestroyTexture(texture);
+  sdl.DestroyRenderer(renderer);
+  sdl.DestroyWindow(window);
+  sdl.QuitSubSystem(SDL_INIT_VIDEO);
 }
 
 }  // namespace kvpc

@@ -31,6 +31,8 @@
 
 namespace kvpc {
 
+struct SdlLibrary;
+
 class SdlWindow {
  public:
   struct Callbacks {
@@ -56,6 +58,7 @@ class SdlWindow {
   SdlWindow(std::string vm_name, Callbacks callbacks) : name_(std::move(vm_name)), callbacks_(std::move(callbacks)) {}
   void run(std::promise<Status>* started);
 
+  const SdlLibrary* sdl_ = nullptr;  // libSDL2, loaded by open() (display/sdl_library.h)
   std::string name_;
   Callbacks callbacks_;
   std::thread thread_;

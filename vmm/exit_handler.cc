@@ -17,16 +17,17 @@ inline uint64_t cycles_now() { return __rdtsc(); }
 void observed_pio(ExitContext& context, uint16_t port, bool write, std::span<uint8_t> element) {
   observe::AccessGuard guard;
   const uint64_t start = cycles_now();
-  IoDevice* device = write ? context.pio.write(port, element) : context.pio.read(port, element);
+  const PioBus::Claim* claim =
+      write ? context.pio.dispatch_write(port, element) : context.pio.dispatch_read(port, element);
   const uint64_t cycles = cycles_now() - start;
-  if (device != nullptr) {
-    context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(port))].record(write, cycles);
+  if (claim != nullptr) {
+    context.stats.pio_ranges[ExitStats::range_slot(claim->range)].record(write, cycles);
   } else {
     context.stats.unclaimed_pio.increment();
   }
   guard.done({observe::Space::kPio, write, static_cast<uint8_t>(element.size()), context.vcpu, port,
-              device != nullptr ? uint64_t{static_cast<uint16_t>(port - context.pio.range_base(port))} : 0,
-              load_le(element), device});
+              claim != nullptr ? uint64_t{static_cast<uint16_t>(port - claim->base)} : 0, load_le(element),
+              claim != nullptr ? claim->device : nullptr});
 }
 
 void observed_mmio(ExitContext& context, uint64_t gpa, bool write, std::span<uint8_t> data) {
@@ -72,11 +73,13 @@ ExitAction handle_io(kvm_run& run, ExitContext& context) {
     }
     const bool timed = kStats && context.stats.take_timing_sample();
     const uint64_t start = timed ? cycles_now() : 0;
-    IoDevice* device = write ? context.pio.write(io.port, element) : context.pio.read(io.port, element);
-    if (device == nullptr) {
+    // One slot lookup: the claim that dispatched also names the statistics slot.
+    const PioBus::Claim* claim =
+        write ? context.pio.dispatch_write(io.port, element) : context.pio.dispatch_read(io.port, element);
+    if (claim == nullptr) {
       context.stats.unclaimed_pio.increment();
     } else if (kStats) {
-      DeviceExitStats& range = context.stats.pio_ranges[ExitStats::range_slot(context.pio.range_index(io.port))];
+      DeviceExitStats& range = context.stats.pio_ranges[ExitStats::range_slot(claim->range)];
       range.count(write);
       if (timed) range.time(cycles_now() - start);
     }

@@ -91,7 +91,7 @@ uint16_t PioBus::range_base(uint16_t port) const {
   return entry != nullptr ? entry->base : 0;
 }
 
-IoDevice* PioBus::read(uint16_t port, std::span<uint8_t> data) {
+const PioBus::Claim* PioBus::dispatch_read(uint16_t port, std::span<uint8_t> data) {
   std::memset(data.data(), 0xFF, data.size());
   const Entry* entry = load(port);
   if (entry == nullptr) {
@@ -99,17 +99,17 @@ IoDevice* PioBus::read(uint16_t port, std::span<uint8_t> data) {
     return nullptr;
   }
   entry->device->read(port - entry->base, data);
-  return entry->device;
+  return entry;
 }
 
-IoDevice* PioBus::write(uint16_t port, std::span<const uint8_t> data) {
+const PioBus::Claim* PioBus::dispatch_write(uint16_t port, std::span<const uint8_t> data) {
   const Entry* entry = load(port);
   if (entry == nullptr) {
     unclaimed_writes_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
   entry->device->write(port - entry->base, data);
-  return entry->device;
+  return entry;
 }
 
 }  // namespace kvpc

@@ -58,10 +58,23 @@ class PioBus {
   // Releases [base, base+length) where `device` claims it with that base (other ports untouched).
   void unmap(IoDevice* device, uint16_t base, uint32_t length);
 
+  // What a claimed port maps to. Immutable once published and never freed while the bus lives.
+  struct Claim {
+    IoDevice* device;
+    uint16_t base;
+    uint32_t length;
+    uint16_t range;  // index into ranges() (statistics), stable across moves of the device
+  };
+
   // Exit path. access sizes 1/2/4; data is filled (read) or consumed (write).
-  // Returns the device that handled it, or nullptr when the port is unclaimed.
-  IoDevice* read(uint16_t port, std::span<uint8_t> data);
-  IoDevice* write(uint16_t port, std::span<const uint8_t> data);
+  // dispatch_*() return the claim that handled the access (nullptr: unclaimed), so the exit
+  // handler gets the device, its base and its statistics slot from the one slot lookup that
+  // dispatched — and sees the range as it was when the access was made, even if the access
+  // itself moved a BAR. read()/write() are the same, returning just the device.
+  const Claim* dispatch_read(uint16_t port, std::span<uint8_t> data);
+  const Claim* dispatch_write(uint16_t port, std::span<const uint8_t> data);
+  IoDevice* read(uint16_t port, std::span<uint8_t> data) { return device_of(dispatch_read(port, data)); }
+  IoDevice* write(uint16_t port, std::span<const uint8_t> data) { return device_of(dispatch_write(port, data)); }
 
   IoDevice* device_at(uint16_t port) const;
   // Registration index (into ranges()) and base port of the range holding `port`, if claimed
@@ -82,12 +95,8 @@ class PioBus {
   std::vector<Range> ranges() const;
 
  private:
-  struct Entry {  // immutable once published
-    IoDevice* device;
-    uint16_t base;
-    uint32_t length;
-    uint16_t range;  // index into ranges_ (statistics), stable across moves of the device
-  };
+  using Entry = Claim;
+  static IoDevice* device_of(const Claim* claim) { return claim != nullptr ? claim->device : nullptr; }
   using Slot = const Entry*;  // accessed through std::atomic_ref; null = unclaimed
   struct FreeDeleter {
     void operator()(Slot* slots) const { std::free(slots); }
