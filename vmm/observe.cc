@@ -16,6 +16,7 @@ namespace {
 std::atomic<Tracer*> g_tracer{nullptr};
 std::atomic<IoRecorder*> g_recorder{nullptr};
 std::atomic<uint32_t> g_categories{0};  // what the user asked for, kept while no tracer is installed
+std::atomic<uint64_t> g_trace_generation{0};
 thread_local int t_vcpu = -1;
 
 constexpr struct {
@@ -99,6 +100,7 @@ std::string categories_text(uint32_t bits) {
 }
 
 void install_tracer(Tracer* tracer) {
+  g_trace_generation.fetch_add(1, std::memory_order_relaxed);
   g_tracer.store(tracer, std::memory_order_release);
   update_mask();
 }
@@ -111,9 +113,12 @@ void install_recorder(IoRecorder* recorder) {
 Tracer* tracer() { return g_tracer.load(std::memory_order_acquire); }
 
 void set_trace_categories(uint32_t bits) {
+  g_trace_generation.fetch_add(1, std::memory_order_relaxed);
   g_categories.store(bits & kTraceMask, std::memory_order_relaxed);
   update_mask();
 }
+
+uint64_t trace_generation() { return g_trace_generation.load(std::memory_order_relaxed); }
 
 uint32_t trace_categories() { return g_categories.load(std::memory_order_relaxed); }
 

@@ -78,6 +78,10 @@ void install_tracer(Tracer* tracer);
 void install_recorder(IoRecorder* recorder);
 Tracer* tracer();
 void set_trace_categories(uint32_t bits);
+// Changes whenever the tracer or the trace categories change. The tracer collapses repeated
+// accesses only within one generation: accesses made while tracing was off are unknown, so a
+// run of identical accesses never spans a switch.
+uint64_t trace_generation();
 uint32_t trace_categories();
 std::string categories_text(uint32_t bits);
 

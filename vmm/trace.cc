@@ -24,6 +24,13 @@ uint64_t monotonic_ns() {
 
 std::atomic<uint64_t> g_next_tracer_id{1};
 
+// The same access (or event) again: equal in everything but the time.
+bool same_access(const TraceEvent& a, const TraceEvent& b) {
+  return a.address == b.address && a.offset == b.offset && a.value == b.value && a.what == b.what &&
+         a.vcpu == b.vcpu && a.category == b.category && a.size == b.size &&
+         std::memcmp(a.device, b.device, sizeof(a.device)) == 0;
+}
+
 struct ThreadRing {
   uint64_t tracer_id = 0;
   Tracer::Ring* ring = nullptr;
@@ -32,21 +39,25 @@ thread_local ThreadRing t_ring;
 
 }  // namespace
 
-Result<std::unique_ptr<Tracer>> Tracer::open(const std::string& path) {
-  if (path.empty() || path == "stderr") return std::unique_ptr<Tracer>(new Tracer(stderr, false, "stderr"));
+Result<std::unique_ptr<Tracer>> Tracer::open(const std::string& path, bool background_flush) {
+  if (path.empty() || path == "stderr") {
+    return std::unique_ptr<Tracer>(new Tracer(stderr, false, "stderr", background_flush));
+  }
   std::FILE* file = std::fopen(path.c_str(), "we");
   if (file == nullptr) return make_error(fmt::format("--trace-file {}: {}", path, strerror(errno)));
-  return std::unique_ptr<Tracer>(new Tracer(file, true, path));
+  return std::unique_ptr<Tracer>(new Tracer(file, true, path, background_flush));
 }
 
-Tracer::Tracer(std::FILE* file, bool owned, std::string destination)
+Tracer::Tracer(std::FILE* file, bool owned, std::string destination, bool background_flush)
     : file_(file),
       owned_(owned),
       destination_(std::move(destination)),
       start_ns_(monotonic_ns()),
       id_(g_next_tracer_id.fetch_add(1)) {
   const bool created_on_main_thread = ::gettid() == ::getpid();
-  flusher_ = std::thread([this, created_on_main_thread] { flusher_loop(created_on_main_thread); });
+  if (background_flush) {
+    flusher_ = std::thread([this, created_on_main_thread] { flusher_loop(created_on_main_thread); });
+  }
 }
 
 Tracer::~Tracer() {
@@ -75,15 +86,47 @@ Tracer::Ring& Tracer::ring_for_this_thread() {
   return *raw;
 }
 
-void Tracer::emit(const TraceEvent& event) {
-  Ring& ring = ring_for_this_thread();
+bool Tracer::push(Ring& ring, const TraceEvent& event) {
   const uint64_t head = ring.head.load(std::memory_order_relaxed);
   if (head - ring.tail.load(std::memory_order_acquire) >= Ring::kCapacity) {
     ring.dropped.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return false;
   }
   ring.events[head % Ring::kCapacity] = event;
   ring.head.store(head + 1, std::memory_order_release);
+  return true;
+}
+
+void Tracer::emit(const TraceEvent& event) {
+  Ring& ring = ring_for_this_thread();
+  const uint64_t generation = observe::trace_generation();
+  if (ring.has_last && ring.last_generation == generation && same_access(ring.last, event) &&
+      (ring.run.load(std::memory_order_relaxed) & Ring::kRepeatMask) < Ring::kMaxRepeats) {
+    // Only the flusher competes for `run`, and it only ever lowers the count: the check holds.
+    ring.run_last_ns.store(event.ns, std::memory_order_relaxed);
+    ring.run.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  // A different event: close the open run (its repeats not yet reported) before queuing it.
+  const uint64_t closed = ring.run.exchange(0, std::memory_order_acquire) & Ring::kRepeatMask;
+  if (closed != 0) {
+    TraceEvent repeats{};
+    repeats.ns = ring.run_last_ns.load(std::memory_order_relaxed);
+    repeats.value = closed;
+    repeats.vcpu = ring.last.vcpu;
+    repeats.category = kTraceRepeatRecord;
+    if (!push(ring, repeats)) ring.dropped.fetch_add(closed - 1, std::memory_order_relaxed);
+  }
+  const uint64_t index = ring.head.load(std::memory_order_relaxed);
+  if (!push(ring, event)) {
+    ring.has_last = false;  // a dropped event starts no run: its repeats would lack a first line
+    return;
+  }
+  ring.last = event;
+  ring.has_last = true;
+  ring.last_generation = generation;
+  ring.run_vcpu.store(event.vcpu, std::memory_order_relaxed);
+  ring.run.store((index & Ring::kRepeatMask) << 32, std::memory_order_release);
 }
 
 void Tracer::flush() {
@@ -98,6 +141,23 @@ void Tracer::flush() {
       for (; tail != head; ++tail) batch.push_back(ring->events[tail % Ring::kCapacity]);
       ring->tail.store(tail, std::memory_order_release);
       dropped += ring->dropped.exchange(0, std::memory_order_relaxed);
+      // Repeats counted so far of the open run, if its first event is already written (it is
+      // the last event drained): report them now, so a run that goes on (a guest polling) or
+      // just stops (tracing switched off) shows up within one flush.
+      uint64_t run = ring->run.load(std::memory_order_acquire);
+      while ((run & Ring::kRepeatMask) != 0 && head != 0 && (run >> 32) == ((head - 1) & Ring::kRepeatMask)) {
+        const uint64_t last_ns = ring->run_last_ns.load(std::memory_order_relaxed);
+        if (ring->run.compare_exchange_weak(run, run & ~Ring::kRepeatMask, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+          TraceEvent repeats{};
+          repeats.ns = last_ns;
+          repeats.value = run & Ring::kRepeatMask;
+          repeats.vcpu = ring->run_vcpu.load(std::memory_order_relaxed);
+          repeats.category = kTraceRepeatRecord;
+          batch.push_back(repeats);
+          break;
+        }
+      }
     }
   }
   if (batch.empty() && dropped == 0) return;
@@ -156,6 +216,8 @@ std::string format_trace_event(const TraceEvent& event) {
                          event.device, event.what, event.address, event.value, event.offset, event.size);
     case observe::kDevices:
       return fmt::format("{} {} devices {} {} value={:#x}", when, who, event.device, event.what, event.value);
+    case kTraceRepeatRecord:
+      return fmt::format("{} {} last access repeated {} times", when, who, event.value);
     default:
       return fmt::format("{} {} ? {}", when, who, event.device);
   }
