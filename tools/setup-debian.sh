@@ -30,7 +30,7 @@ packages=(
 if [ "${1:-}" = "--bench" ]; then
   packages+=(
     qemu-system-x86                               # QEMU columns: same guests, -accel kvm / tcg
-    valgrind                                      # callgrind instruction counts of the exit path
+    valgrind                                      # callgrind: exit-path instruction counts, code layout list
   )
 fi
 
