@@ -75,6 +75,7 @@ class Tracer {
   // Drains and writes everything emitted so far (the flusher does this every 20 ms).
   void flush();
   const std::string& destination() const { return destination_; }
+  // Lines written so far: events, and "last access repeated N times" records.
   uint64_t events_written() const { return written_.load(std::memory_order_relaxed); }
 
   // One thread's ring: single producer (that thread), single consumer (the flusher).

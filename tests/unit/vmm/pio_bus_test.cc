@@ -31,6 +31,28 @@ TEST(PioBus, ReadFillsDataFromDevice) {
   EXPECT_EQ(data[1], 0x10);
 }
 
+TEST(PioBus, DispatchReturnsTheClaimThatAnsweredWithItsBaseAndStatisticsIndex) {
+  // The exit handler takes the device, base and statistics slot from this one lookup.
+  PioBus bus;
+  RecordingDevice first("first"), uart("uart");
+  ASSERT_TRUE(bus.add(&first, 0x60, 1).ok());
+  ASSERT_TRUE(bus.add(&uart, 0x3F8, 8).ok());
+  uint8_t byte = 0x41;
+  const PioBus::Claim* claim = bus.dispatch_write(0x3FD, std::span<const uint8_t>(&byte, 1));
+  ASSERT_NE(claim, nullptr);
+  EXPECT_EQ(claim->device, &uart);
+  EXPECT_EQ(claim->base, 0x3F8);
+  EXPECT_EQ(claim->range, 1u);
+  EXPECT_EQ(claim->range, bus.range_index(0x3FD));
+  ASSERT_EQ(uart.accesses.size(), 1u);
+  uint8_t data = 0;
+  claim = bus.dispatch_read(0x60, std::span<uint8_t>(&data, 1));
+  ASSERT_NE(claim, nullptr);
+  EXPECT_EQ(claim->range, 0u);
+  EXPECT_EQ(bus.dispatch_read(0x61, std::span<uint8_t>(&data, 1)), nullptr);
+  EXPECT_EQ(data, 0xFF);
+}
+
 TEST(PioBus, UnclaimedReadReturnsAllOnesAndIsCounted) {
   PioBus bus;
   uint8_t data[4] = {1, 2, 3, 4};
