@@ -217,10 +217,11 @@ Result<std::vector<sock_filter>> compile(ThreadRole role) {
   // 32-bit (int 0x80) and x32 system calls: reported like any forbidden call.
   seccomp_attr_set(context, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
   for (const Allowed& rule : policy_for(role)) {
+    // The comparison is built by hand: libseccomp's SCMP_CMP macro is a C99 compound literal,
+    // which clang (the fuzz build) rejects in C++ under -Wpedantic -Werror.
+    const scmp_arg_cmp compare{static_cast<unsigned>(rule.arg), SCMP_CMP_MASKED_EQ, rule.mask, rule.value};
     int rc = rule.arg < 0 ? seccomp_rule_add(context, SCMP_ACT_ALLOW, rule.syscall, 0)
-                          : seccomp_rule_add(context, SCMP_ACT_ALLOW, rule.syscall, 1,
-                                             SCMP_CMP(static_cast<unsigned>(rule.arg), SCMP_CMP_MASKED_EQ,
-                                                      rule.mask, rule.value));
+                          : seccomp_rule_add_array(context, SCMP_ACT_ALLOW, rule.syscall, 1, &compare);
     if (rc != 0) return make_error(fmt::format("seccomp rule for system call {}: {}", rule.syscall, strerror(-rc)));
   }
   if (role == ThreadRole::kEventLoop) {
