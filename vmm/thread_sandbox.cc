@@ -12,12 +12,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -69,6 +71,38 @@ std::vector<Allowed> vcpu_policy() {
       {SCMP_SYS(ioctl), 1, kAll, KVM_GET_REGS, "KVM_GET_REGS (register dump of a failed guest)"},
       {SCMP_SYS(ioctl), 1, kAll, KVM_GET_SREGS, "KVM_GET_SREGS (register dump of a failed guest)"},
   };
+}
+
+// AddressSanitizer builds only (tools/test.sh's sanitize stage, the fuzz build): the ASan
+// runtime itself makes system calls on every thread that kvpc's code does not.
+// __asan_handle_no_return (called before every noreturn call, _exit() in the SIGSYS handler
+// included) asks sigaltstack() whether it runs on the signal stack, and thread exit tears that
+// stack down; the allocator probes whether memory is readable by writing it into a pipe
+// (pipe2, write, close); a thread started by a filtered thread (the event loop's request
+// workers) registers its stack through glibc's pthread_getattr_np, which asks
+// sched_getaffinity. Without these, every filtered thread of a sanitizer build dies of
+// SIGSYS inside the runtime, so no test of a running VM could pass. Release builds never
+// contain them: the policy that ships is the one above.
+#if defined(__SANITIZE_ADDRESS__)
+#define KVPC_ASAN_RUNTIME 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KVPC_ASAN_RUNTIME 1
+#endif
+#endif
+
+std::vector<Allowed> sanitizer_runtime_policy() {
+#ifdef KVPC_ASAN_RUNTIME
+  return {
+      {SCMP_SYS(sigaltstack), -1, 0, 0, "ASan runtime (sanitizer builds only): signal-stack checks, thread exit"},
+      {SCMP_SYS(pipe2), -1, 0, 0, "ASan runtime (sanitizer builds only): readable-memory probes"},
+      {SCMP_SYS(close), -1, 0, 0, "ASan runtime (sanitizer builds only): readable-memory probes"},
+      {SCMP_SYS(sched_getaffinity), -1, 0, 0,
+       "ASan runtime (sanitizer builds only): a new thread's stack bounds (glibc's pthread_getattr_np)"},
+  };
+#else
+  return {};
+#endif
 }
 
 // The event-loop thread (and the request workers it starts, which inherit its filter).
@@ -138,7 +172,7 @@ std::vector<Allowed> housekeeping_policy() {
   return rules;
 }
 
-std::vector<Allowed> policy_for(ThreadRole role) {
+std::vector<Allowed> role_policy(ThreadRole role) {
   switch (role) {
     case ThreadRole::kVcpu: return vcpu_policy();
     case ThreadRole::kEventLoop: return event_loop_policy();
@@ -146,6 +180,17 @@ std::vector<Allowed> policy_for(ThreadRole role) {
     case ThreadRole::kHousekeeping: return housekeeping_policy();
   }
   return vcpu_policy();
+}
+
+std::vector<Allowed> policy_for(ThreadRole role) {
+  std::vector<Allowed> rules = role_policy(role);
+  for (const Allowed& rule : sanitizer_runtime_policy()) {
+    bool already = std::any_of(rules.begin(), rules.end(), [&](const Allowed& have) {
+      return have.syscall == rule.syscall && have.arg < 0;
+    });
+    if (!already) rules.push_back(rule);
+  }
+  return rules;
 }
 
 // What prepare() builds and enter() reads.
@@ -172,10 +217,11 @@ Result<std::vector<sock_filter>> compile(ThreadRole role) {
   // 32-bit (int 0x80) and x32 system calls: reported like any forbidden call.
   seccomp_attr_set(context, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
   for (const Allowed& rule : policy_for(role)) {
+    // The comparison is built by hand: libseccomp's SCMP_CMP macro is a C99 compound literal,
+    // which clang (the fuzz build) rejects in C++ under -Wpedantic -Werror.
+    const scmp_arg_cmp compare{static_cast<unsigned>(rule.arg), SCMP_CMP_MASKED_EQ, rule.mask, rule.value};
     int rc = rule.arg < 0 ? seccomp_rule_add(context, SCMP_ACT_ALLOW, rule.syscall, 0)
-                          : seccomp_rule_add(context, SCMP_ACT_ALLOW, rule.syscall, 1,
-                                             SCMP_CMP(static_cast<unsigned>(rule.arg), SCMP_CMP_MASKED_EQ,
-                                                      rule.mask, rule.value));
+                          : seccomp_rule_add_array(context, SCMP_ACT_ALLOW, rule.syscall, 1, &compare);
     if (rc != 0) return make_error(fmt::format("seccomp rule for system call {}: {}", rule.syscall, strerror(-rc)));
   }
   if (role == ThreadRole::kEventLoop) {
@@ -202,27 +248,31 @@ Result<std::vector<sock_filter>> compile(ThreadRole role) {
   return program;
 }
 
-// Async-signal-safe: only write() and _exit(), both allowed by every policy.
-void append(char*& out, const char* end, const char* text) {
-  while (*text != '\0' && out < end) *out++ = *text++;
-}
+// Async-signal-safe: only write() and _exit(), both allowed by every policy. A fixed buffer
+// with a length (not a pair of pointers: gcc's -Wmaybe-uninitialized misreads those at -O0
+// with the sanitizers on).
+struct SignalMessage {
+  char text[512];
+  size_t length = 0;
+  void append(const char* more) {
+    while (*more != '\0' && length < sizeof(text)) text[length++] = *more++;
+  }
+};
 
 void on_sigsys(int, siginfo_t* info, void*) {
-  char message[512];
-  char* out = message;
-  const char* end = message + sizeof(message) - 1;
-  append(out, end, "kvpc: seccomp: the ");
-  append(out, end, t_thread_name != nullptr ? t_thread_name : "request-worker");
-  append(out, end, " thread made system call '");
+  SignalMessage message;
+  message.append("kvpc: seccomp: the ");
+  message.append(t_thread_name != nullptr ? t_thread_name : "request-worker");
+  message.append(" thread made system call '");
   int number = info->si_syscall;
   const Prepared* prepared = g_prepared;
   if (prepared != nullptr && number >= 0 && static_cast<size_t>(number) < prepared->syscall_names.size() &&
       !prepared->syscall_names[static_cast<size_t>(number)].empty()) {
-    append(out, end, prepared->syscall_names[static_cast<size_t>(number)].c_str());
+    message.append(prepared->syscall_names[static_cast<size_t>(number)].c_str());
   } else {
-    append(out, end, "?");
+    message.append("?");
   }
-  append(out, end, "' (");
+  message.append("' (");
   char digits[16];
   int count = 0;
   unsigned value = static_cast<unsigned>(number);
@@ -230,11 +280,13 @@ void on_sigsys(int, siginfo_t* info, void*) {
     digits[count++] = static_cast<char>('0' + value % 10);
     value /= 10;
   } while (value != 0 && count < 15);
-  while (count > 0 && out < end) *out++ = digits[--count];
-  append(out, end,
-         "), which its filter forbids; kvpc stopped. This is a kvpc bug: please report it; "
-         "`kvpc run --seccomp off` runs without the filter.\n");
-  [[maybe_unused]] ssize_t written = write(STDERR_FILENO, message, static_cast<size_t>(out - message));
+  digits[count] = '\0';
+  for (int left = 0, right = count - 1; left < right; ++left, --right) std::swap(digits[left], digits[right]);
+  message.append(digits);
+  message.append(
+      "), which its filter forbids; kvpc stopped. This is a kvpc bug: please report it; "
+      "`kvpc run --seccomp off` runs without the filter.\n");
+  [[maybe_unused]] ssize_t written = write(STDERR_FILENO, message.text, message.length);
   _exit(prepared != nullptr ? prepared->violation_exit_status : 2);
 }
 

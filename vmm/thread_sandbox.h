@@ -17,6 +17,8 @@
 //   the --trace flusher): kVcpu's list without KVM_RUN and the register dumps (KVM_IRQ_LINE
 //   stays: the PIT's IRQ 0 and the RTC's IRQ 8), plus fstat/newfstatat/lseek (stdio sets up
 //   a FILE's buffer on its first write).
+// AddressSanitizer builds add sigaltstack, pipe2, close and sched_getaffinity to every role: the ASan runtime's
+// own calls (thread_sandbox.cc says which); release builds never have them.
 // Anything else raises SIGSYS (SECCOMP_RET_TRAP). The handler writes one line naming the
 // thread and the system call to stderr and ends the process with the status given to
 // prepare(). TRAP rather than KILL_PROCESS: the user sees which call and which thread, on

@@ -220,8 +220,17 @@ TEST(LinkRace, StressResetAttachWhileTheLoopSends) {
   std::mt19937 random(12345);
   int attaches = 0;
   std::string failure;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-  for (int i = 0; std::chrono::steady_clock::now() < deadline && failure.empty(); ++i) {
+  // At least 1.5 s and at least kMinAttaches links (every fourth one lives 20 ms, long enough for beats),
+  // whichever takes longer: a slow build (Debug + ASan under load manages ~6 links a second)
+  // gets the same amount of stress, not less. The 60 s bound only stops a hang.
+  constexpr int kMinAttaches = 40;
+  const auto start = std::chrono::steady_clock::now();
+  auto keep_going = [&] {
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed > std::chrono::seconds(60)) return false;
+    return elapsed < std::chrono::milliseconds(1500) || attaches < kMinAttaches;
+  };
+  for (int i = 0; keep_going() && failure.empty(); ++i) {
     int current = i % kRings;
     FakeGuest& guest = *guests[current];
     failure = foreign_write(-1);  // the previous ring was canary-filled after its RESET
