@@ -152,7 +152,14 @@ TEST_F(LogoffTest, ChannelBreakingMidCallAnswersDispException) {
   boot("users=alice agent=hang");
   // The call waits for an acknowledgment that never comes; the guest then resets its link.
   KvpcProcess call({"logoff", "vm", "--ack-timeout-ms", "20000", "--json"}, runtime_);
-  std::this_thread::sleep_for(500ms);
+  // Break the link only once the request is in flight (a fixed sleep raced slow builds).
+  bool in_flight = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 15s; !in_flight && std::chrono::steady_clock::now() < deadline;) {
+    auto state = call_json({"inspect", "vm", "integration"});
+    in_flight = state["devices"]["integration"]["services"]["operations_in_flight"].contains("logoff");
+    if (!in_flight) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(in_flight) << "the Logoff request never reached the host services";
   vm_->write_stdin("agentreset\r");
   auto result = call.wait(30s);
   auto parsed = nlohmann::json::parse(result.out, nullptr, false);
