@@ -49,6 +49,7 @@ fi
 case "$hostname" in *[!A-Za-z0-9.-]*|"") echo "build-initramfs: bad --hostname" >&2; exit 1 ;; esac
 
 root="$(mktemp -d)"
+chmod 755 "$root"  # mktemp made it 0700: the image's / must be searchable by every user
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,run,tmp,root,home,var/log}
 ln -s ../run "$root/var/run"
