@@ -4,7 +4,8 @@
 # config, the patches and the initramfs boot (docs/linux-guests.md). QEMU loads the ELF vmlinux
 # through its PVH note, as kvpc does.
 #
-#   tools/qemu-boot-test-kernel.sh VMLINUX INITRD [--params off|on|kvpc] [--two-logins] [--timeout S]
+#   tools/qemu-boot-test-kernel.sh VMLINUX INITRD [--params off|on|kvpc] [--two-logins] [--probe]
+#                                  [--timeout S]
 #
 # --params off   console=ttyS0 panic=-1                    (the patches' switches absent)
 # --params on    the same + skip_int3_selftest=1 syscall_pf_fixup=1
@@ -13,16 +14,22 @@
 # --two-logins   then logs alice in on ttyS0 and, from her shell, bob through `telnet 127.0.0.1`
 #                (the image needs build-initramfs.sh --telnetd and alice:alice, bob:bob) and
 #                checks that `who` lists both: the two utmp sessions LinuxGuestTest logs off.
+# --probe        adds tests/guest-kernel/syscall_pf_probe.c (built static here) to the image and
+#                runs it as alice: system calls entered the way the nested KVM delivers SYSCALL
+#                (a user-mode jump to entry_SYSCALL_64). With syscall_pf_fixup (on, kvpc) they
+#                must complete ("syscall-pf-probe: ok"); without it (off) the probe must die of
+#                SIGSEGV (status 139). QEMU's own SYSCALL never takes that path.
 # Prints "boot: login prompt after N.N s" (and the console log to OUTPUT.log next to INITRD).
 # Needs qemu-system-x86 (tools/setup-debian.sh --kernel).
 set -euo pipefail
 
-kernel="" initrd="" params="off" two_logins=0 timeout=600
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+kernel="" initrd="" params="off" two_logins=0 probe=0 timeout=600
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --params) params="${2:?}"; shift 2 ;;
     --two-logins) two_logins=1; shift ;;
+    --probe) probe=1; shift ;;
     --timeout) timeout="${2:?}"; shift 2 ;;
     -h|--help) usage 0 ;;
     -*) echo "qemu-boot-test-kernel: unknown option $1" >&2; usage ;;
@@ -56,9 +63,22 @@ trap cleanup EXIT
 mkfifo "$work/in"
 : > "$log"
 
+boot_initrd="$initrd"
+if [ "$probe" = 1 ]; then
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  entry=$(nm "$kernel" | awk '$3 == "entry_SYSCALL_64" {print $1}')
+  [ -n "$entry" ] || { echo "qemu-boot-test-kernel: no entry_SYSCALL_64 in $kernel" >&2; exit 1; }
+  mkdir -p "$work/probe/usr/bin"
+  gcc -static -O2 -o "$work/probe/usr/bin/syscall-pf-probe" "$here/tests/guest-kernel/syscall_pf_probe.c"
+  # The kernel unpacks concatenated newc archives in order: the probe lands on top of the image.
+  (cd "$work/probe" && find . | busybox cpio -o -H newc -R 0:0 > "$work/probe.cpio" 2>/dev/null)
+  cat "$initrd" "$work/probe.cpio" > "$work/initrd-probe.cpio"
+  boot_initrd="$work/initrd-probe.cpio"
+fi
+
 start=$(date +%s.%N)
 qemu-system-x86_64 -accel tcg -m 256M -display none -monitor none -serial stdio -no-reboot \
-  -kernel "$kernel" -initrd "$initrd" -append "$cmdline" < "$work/in" > "$log" 2>&1 &
+  -kernel "$kernel" -initrd "$boot_initrd" -append "$cmdline" < "$work/in" > "$log" 2>&1 &
 qemu_pid=$!
 exec 3> "$work/in"
 
@@ -79,8 +99,21 @@ type_line() { printf '%s\r' "$1" >&3; }
 
 wait_for "login:" "$timeout"
 echo "boot: login prompt after $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.1f') s (--params $params)"
-if [ "$two_logins" = 1 ]; then
+if [ "$two_logins" = 1 ] || [ "$probe" = 1 ]; then
   type_line alice; wait_for "Password:" 120; type_line alice; wait_for '$ ' 120
+fi
+if [ "$probe" = 1 ]; then
+  type_line "syscall-pf-probe $entry; echo probe-''status=\$?"; wait_for "probe-status=" 120
+  result=$(tail -c 1000 "$log" | tr -d '\r' | grep -E "^(syscall-pf-probe: |probe-status=)" || true)
+  echo "$result" | sed 's/^/probe: /'
+  if [ "$params" = off ]; then
+    grep -q "^probe-status=139" <<<"$result" || { echo "qemu-boot-test-kernel: without syscall_pf_fixup the probe should die of SIGSEGV" >&2; exit 1; }
+  else
+    grep -q "^syscall-pf-probe: ok" <<<"$result" && grep -q "^probe-status=0" <<<"$result" ||
+      { echo "qemu-boot-test-kernel: the fault path did not complete the system calls" >&2; exit 1; }
+  fi
+fi
+if [ "$two_logins" = 1 ]; then
   type_line "telnet 127.0.0.1"; wait_for "login:" 120
   type_line bob; wait_for "Password:" 120; type_line bob; wait_for '$ ' 120
   # Typed as who-''done so that the echo of the line does not match.
