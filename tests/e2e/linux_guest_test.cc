@@ -123,7 +123,11 @@ class LinuxGuestTest : public ::testing::Test {
     // The agent's first heartbeat: IsHeartbeating turns true.
     for (int i = 0; i < 240; ++i) {
       auto guest = call_json({"guest", "vm"});
-      if (guest["properties"]["IsHeartbeating"].value("value", false) == true) return;
+      if (guest["properties"]["IsHeartbeating"].value("value", false) == true) {
+        std::printf("[ boot ] the agent's first heartbeat seen after %.1f s\n",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - boot_start_).count());
+        return;
+      }
       std::this_thread::sleep_for(500ms);
     }
     FAIL() << "the agent never reported a heartbeat\n" << console();
@@ -141,11 +145,11 @@ class LinuxGuestTest : public ::testing::Test {
     std::vector<std::string> args = {"run",    "--accel",  "kvm",  "--name", "vm",    "--mem",
                                      "256M",   "--kernel", kernel, "--initrd", initrd, "--display", "none"};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto boot_start = std::chrono::steady_clock::now();
+    boot_start_ = std::chrono::steady_clock::now();
     vm_ = std::make_unique<KvpcProcess>(args, runtime_);
     ASSERT_TRUE(vm_->wait_for_output("login:", 300s)) << console() << vm_->so_far().err;
     std::printf("[ boot ] getty's login prompt after %.1f s\n",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - boot_start).count());
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - boot_start_).count());
     wait_for_agent();
     if (HasFatalFailure()) return;
 
@@ -201,6 +205,7 @@ class LinuxGuestTest : public ::testing::Test {
 
   std::string runtime_;
   std::unique_ptr<KvpcProcess> vm_;
+  std::chrono::steady_clock::time_point boot_start_;
 };
 
 TEST_F(LinuxGuestTest, LinuxTestKernelTwoSerialLoginsLoggedOffByTheAgent) {
