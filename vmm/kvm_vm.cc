@@ -105,14 +105,14 @@ std::optional<uint32_t> KvmVm::tsc_khz() {
     if (!vcpu) return std::nullopt;  // create_vcpu(0) reports the failure when it retries
     early_vcpu0_ = std::move(vcpu).value();
   }
-  int khz = ioctl(static_cast<KvmVcpu&>(*early_vcpu0_).fd(), KVM_GET_TSC_KHZ, 0);
+  int khz = ioctl(early_vcpu0_->fd(), KVM_GET_TSC_KHZ, 0);
   if (khz <= 0) return std::nullopt;
   return static_cast<uint32_t>(khz);
 }
 
 Result<std::unique_ptr<VcpuBackend>> KvmVm::create_vcpu(uint32_t index) {
   if (index >= vcpu_count_) return make_error(fmt::format("vCPU {} is beyond the {} configured", index, vcpu_count_));
-  if (index == 0 && early_vcpu0_) return std::move(early_vcpu0_);
+  if (index == 0 && early_vcpu0_) return std::unique_ptr<VcpuBackend>(std::move(early_vcpu0_));
   auto vcpu = KvmVcpu::create(vm_fd_.get(), index, kvm_.vcpu_mmap_size(), cpuid_);
   if (!vcpu) return vcpu.error();
   return std::unique_ptr<VcpuBackend>(std::move(vcpu).value());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vmm/kvm_system.h"
+#include "vmm/kvm_vcpu.h"
 #include "vmm/vm_backend.h"
 
 namespace kvpc {
@@ -53,7 +54,7 @@ class KvmVm final : public VmBackend {
   UniqueFd vm_fd_;
   uint32_t vcpu_count_;
   std::vector<kvm_cpuid_entry2> cpuid_;
-  std::unique_ptr<VcpuBackend> early_vcpu0_;  // created by tsc_khz(), taken by create_vcpu(0)
+  std::unique_ptr<KvmVcpu> early_vcpu0_;  // created by tsc_khz(), taken by create_vcpu(0)
 };
 
 }  // namespace kvpc
