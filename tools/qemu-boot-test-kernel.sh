@@ -83,7 +83,7 @@ qemu_pid=$!
 exec 3> "$work/in"
 
 seen=0  # bytes of the log already matched, so a prompt that comes again is found again
-wait_for() {  # text, seconds
+wait_for() {  # text, seconds[, quiet]
   local deadline=$(( $(date +%s) + $2 )) size
   while [ "$(date +%s)" -lt "$deadline" ]; do
     size=$(stat -c %s "$log")
@@ -91,16 +91,27 @@ wait_for() {  # text, seconds
     kill -0 "$qemu_pid" 2>/dev/null || { echo "qemu-boot-test-kernel: QEMU exited" >&2; return 1; }
     sleep 0.2
   done
+  [ -n "${3:-}" ] && return 1
   echo "qemu-boot-test-kernel: no '$1' within $2 s; the console said:" >&2
   tail -c 3000 "$log" >&2
   return 1
 }
 type_line() { printf '%s\r' "$1" >&3; }
+# A getty that is still setting up its line can drop what was typed: retype the name until
+# the password prompt comes.
+log_in() {  # user (password = user name)
+  local try
+  for try in 1 2 3 4; do
+    type_line "$1"
+    if wait_for "Password:" 30 quiet; then type_line "$1"; wait_for '$ ' 120; return; fi
+  done
+  wait_for "Password:" 1
+}
 
 wait_for "login:" "$timeout"
 echo "boot: login prompt after $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.1f') s (--params $params)"
 if [ "$two_logins" = 1 ] || [ "$probe" = 1 ]; then
-  type_line alice; wait_for "Password:" 120; type_line alice; wait_for '$ ' 120
+  log_in alice
 fi
 if [ "$probe" = 1 ]; then
   type_line "syscall-pf-probe $entry; echo probe-''status=\$?"; wait_for "probe-status=" 120
@@ -115,7 +126,7 @@ if [ "$probe" = 1 ]; then
 fi
 if [ "$two_logins" = 1 ]; then
   type_line "telnet 127.0.0.1"; wait_for "login:" 120
-  type_line bob; wait_for "Password:" 120; type_line bob; wait_for '$ ' 120
+  log_in bob
   # Typed as who-''done so that the echo of the line does not match.
   type_line "who; echo who-''done"; wait_for "who-done" 120
   who_out=$(tail -c 2000 "$log")
