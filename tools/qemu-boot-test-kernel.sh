@@ -103,7 +103,7 @@ log_in() {  # user (password = user name)
   local try
   for try in 1 2 3 4; do
     type_line "$1"
-    if wait_for "Password:" 30 quiet; then type_line "$1"; wait_for '$ ' 120; return; fi
+    if wait_for "Password:" 30 quiet; then sleep 1; type_line "$1"; wait_for '$ ' 120; return; fi
   done
   wait_for "Password:" 1
 }

@@ -123,7 +123,10 @@ class LinuxGuestTest : public ::testing::Test {
   // password prompt comes (the password is the user name).
   bool log_in(const std::string& user) {
     for (int attempt = 0; attempt < 4; ++attempt) {
-      if (type(user + "\r", "Password:", 30s)) return type(user + "\r", "$ ", 120s);
+      if (type(user + "\r", "Password:", 30s)) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // login may flush input while turning echo off
+        return type(user + "\r", "$ ", 120s);
+      }
     }
     return false;
   }
