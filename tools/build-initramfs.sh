@@ -6,9 +6,13 @@
 #
 #   tools/build-initramfs.sh -o initrd.cpio [--agent build/guest-agent/linux/kvpc-agent]
 #                            [--user alice:secret]... [--hostname NAME] [--modules DIR]
+#                            [--telnetd]
 #
 # --modules DIR copies DIR (a kernel's lib/modules/<release>) into the image, for a modular kernel
 # whose uio_pci_generic the agent should load; without it the agent polls.
+# --telnetd adds a second way to log in: busybox telnetd on 127.0.0.1 only (the kernel needs
+# CONFIG_INET), so a user logged in on ttyS0 can open another login session with
+# `telnet 127.0.0.1` -- a real one on a pty, in utmp (the end-to-end Logoff test uses it).
 # Needs: busybox-static (apt-get install busybox-static). Runs as any user: the archive gets
 # root ownership from cpio -R, device nodes come from devtmpfs at boot.
 set -euo pipefail
@@ -18,9 +22,10 @@ agent="build/guest-agent/linux/kvpc-agent"
 busybox="/bin/busybox"
 hostname="kvpc-linux"
 modules=""
+telnetd=0
 users=()
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -o) out="${2:?}"; shift 2 ;;
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     --hostname) hostname="${2:?}"; shift 2 ;;
     --modules) modules="${2:?}"; shift 2 ;;
     --busybox) busybox="${2:?}"; shift 2 ;;
+    --telnetd) telnetd=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "build-initramfs: unknown argument $1" >&2; usage ;;
   esac
@@ -43,6 +49,7 @@ fi
 case "$hostname" in *[!A-Za-z0-9.-]*|"") echo "build-initramfs: bad --hostname" >&2; exit 1 ;; esac
 
 root="$(mktemp -d)"
+chmod 755 "$root"  # mktemp made it 0700: the image's / must be searchable by every user
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,run,tmp,root,home,var/log}
 ln -s ../run "$root/var/run"
@@ -86,6 +93,10 @@ ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/umount -a -r
 EOF
+if [ "$telnetd" = 1 ]; then
+  # Loopback only: reachable from inside the guest, never from a network.
+  echo "::respawn:/usr/sbin/telnetd -F -b 127.0.0.1 -l /bin/login" >> "$root/etc/inittab"
+fi
 
 cat > "$root/etc/init.d/rcS" <<'EOF'
 #!/bin/sh
@@ -99,6 +110,7 @@ mount -t tmpfs -o mode=755 tmpfs /run
 : > /run/utmp
 : > /var/log/wtmp
 hostname -F /etc/hostname
+ifconfig lo 127.0.0.1 up 2>/dev/null
 echo "kvpc initramfs: userspace up" > /dev/kmsg
 EOF
 chmod +x "$root/etc/init.d/rcS"

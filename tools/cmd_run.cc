@@ -115,7 +115,7 @@ void add_run_command(CLI::App& app, CommandAction& action) {
                   "pvh (vmlinux)");
   run->add_option("--initrd", flags->initrd, "Initial ramdisk: module 0 for Multiboot and PVH kernels, the boot protocol's ramdisk for a bzImage")
       ->check(CLI::ExistingFile);
-  run->add_option("--cmdline", flags->cmdline, "Kernel command line (the built-in guest reads options from it)");
+  run->add_option("--cmdline", flags->cmdline, "Kernel command line (the built-in guest reads options from it; a Linux kernel given none gets kvpc's default, docs/linux-guests.md)");
   run->add_option("--bios", flags->bios,
                   "Firmware image (e.g. SeaBIOS bios.bin) mapped below 4 GiB and started at the reset vector")
       ->check(CLI::ExistingFile);

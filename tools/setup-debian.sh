@@ -34,6 +34,16 @@ if [ "${1:-}" = "--bench" ]; then
   )
 fi
 
+# `setup-debian.sh --kernel` (tools/build-test-kernel.sh): kvpc's Linux test kernel, built from
+# Debian's kernel source; tools/test.sh asks for it only where /dev/kvm can boot it. Also for QEMU
+# TCG boots of that kernel (docs/linux-guests.md), which need no KVM.
+if [ "${1:-}" = "--kernel" ]; then
+  packages+=(
+    linux-source-6.1 flex bison libelf-dev bc     # the kernel source and what its build needs
+    qemu-system-x86                               # QEMU TCG boots of the test kernel, without KVM
+  )
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,6 +34,12 @@ run_suite() {  # build dir, extra ctest arguments (one word, may be empty), then
   # tests that need it say "skipped" when the download is impossible (no network).
   bash tools/fetch-debian-kernel.sh "$build/cache/debian-kernel" ||
     echo "test.sh: Debian's kernel could not be fetched; its loader tests will be skipped" >&2
+  # kvpc's Linux test kernel (about 3 minutes once per machine, then cached by its inputs' hash)
+  # only where /dev/kvm can run it; elsewhere LinuxGuestTest says "skipped: KVM is not available".
+  if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    bash tools/setup-debian.sh --kernel
+    nice -n 10 bash tools/build-test-kernel.sh "$build/cache/test-kernel"
+  fi
   # shellcheck disable=SC2086  # $extra is a list of ctest arguments
   (cd "$build" && ctest --output-on-failure -j"$(nproc)" --timeout 600 "${ctest_args[@]}" $extra)
 }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/kvm_cpuid.h"
 #include "vmm/kvm_vcpu.h"
 
 namespace kvpc {
@@ -59,20 +60,8 @@ Status KvmVm::build_cpuid() {
   auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
   cpuid->nent = kMaxEntries;
   if (ioctl(kvm_.fd(), KVM_GET_SUPPORTED_CPUID, cpuid) < 0) return ioctl_error("KVM_GET_SUPPORTED_CPUID", errno);
-  cpuid_.clear();
-  for (uint32_t i = 0; i < cpuid->nent; ++i) {
-    kvm_cpuid_entry2 entry = cpuid->entries[i];
-    // Hide KVM's paravirtual leaves: guests then never try kvmclock or vmcall, which the
-    // nested KVM kvpc is developed on does not survive (PLATFORM.md, point 4).
-    if (entry.function >= 0x40000000 && entry.function < 0x50000000) continue;
-    if (entry.function == 1) {
-      entry.ecx |= 1u << 31;  // "running under a hypervisor", as on any cloud VM
-    }
-    if (entry.function == 0x80000008) {
-      entry.ebx |= 1u << 2;  // XSAVEERPTR: keeps Linux off an FXSAVE workaround the nested KVM cannot emulate
-    }
-    cpuid_.push_back(entry);
-  }
+  // What the guest sees differs from KVM's table in documented ways (vmm/kvm_cpuid.h).
+  cpuid_ = guest_cpuid(std::span<const kvm_cpuid_entry2>(cpuid->entries, cpuid->nent));
   return ok_status();
 }
 
@@ -105,8 +94,25 @@ Status KvmVm::fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bi
   return ok_status();
 }
 
+std::optional<uint32_t> KvmVm::tsc_khz() {
+  if (kvm_.check_extension(KVM_CAP_GET_TSC_KHZ) <= 0) return std::nullopt;
+  if (kvm_.check_extension(KVM_CAP_VM_TSC_CONTROL) > 0) {
+    int khz = ioctl(vm_fd_.get(), KVM_GET_TSC_KHZ, 0);
+    if (khz > 0) return static_cast<uint32_t>(khz);
+  }
+  if (!early_vcpu0_) {
+    auto vcpu = KvmVcpu::create(vm_fd_.get(), 0, kvm_.vcpu_mmap_size(), cpuid_);
+    if (!vcpu) return std::nullopt;  // create_vcpu(0) reports the failure when it retries
+    early_vcpu0_ = std::move(vcpu).value();
+  }
+  int khz = ioctl(early_vcpu0_->fd(), KVM_GET_TSC_KHZ, 0);
+  if (khz <= 0) return std::nullopt;
+  return static_cast<uint32_t>(khz);
+}
+
 Result<std::unique_ptr<VcpuBackend>> KvmVm::create_vcpu(uint32_t index) {
   if (index >= vcpu_count_) return make_error(fmt::format("vCPU {} is beyond the {} configured", index, vcpu_count_));
+  if (index == 0 && early_vcpu0_) return std::unique_ptr<VcpuBackend>(std::move(early_vcpu0_));
   auto vcpu = KvmVcpu::create(vm_fd_.get(), index, kvm_.vcpu_mmap_size(), cpuid_);
   if (!vcpu) return vcpu.error();
   return std::unique_ptr<VcpuBackend>(std::move(vcpu).value());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "vmm/kvm_system.h"
+#include "vmm/kvm_vcpu.h"
 #include "vmm/vm_backend.h"
 
 namespace kvpc {
@@ -33,6 +34,9 @@ class KvmVm final : public VmBackend {
   Status fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) override;
   Result<std::unique_ptr<VcpuBackend>> create_vcpu(uint32_t index) override;
   void set_irq(uint32_t gsi, bool asserted) override;
+  // KVM_GET_TSC_KHZ: a VM ioctl only with KVM_CAP_VM_TSC_CONTROL, so otherwise asked of
+  // vCPU 0, created here early and handed out by create_vcpu(0) later.
+  std::optional<uint32_t> tsc_khz() override;
   Status add_ioeventfd(IoSpace space, uint64_t address, uint32_t length, int eventfd,
                        std::optional<uint64_t> datamatch) override;
   // The in-kernel PIC pair and IOAPIC (KVM_GET_IRQCHIP) and PIT (KVM_GET_PIT2).
@@ -50,6 +54,7 @@ class KvmVm final : public VmBackend {
   UniqueFd vm_fd_;
   uint32_t vcpu_count_;
   std::vector<kvm_cpuid_entry2> cpuid_;
+  std::unique_ptr<KvmVcpu> early_vcpu0_;  // created by tsc_khz(), taken by create_vcpu(0)
 };
 
 }  // namespace kvpc

@@ -39,6 +39,11 @@ class VmBackend {
   // vCPUs run (KVM: KVM_GET_DIRTY_LOG; emu: an atomic bitmap its store path marks).
   virtual Status fetch_dirty_log(const MemoryRegion& region, std::span<uint64_t> bitmap) = 0;
 
+  // The guest's TSC rate in kHz when the accelerator knows it (KVM: KVM_GET_TSC_KHZ), so a
+  // Linux guest can be told it instead of calibrating (vmm/boot/linux_cmdline.h). Set-up
+  // thread only, before the vCPUs run.
+  virtual std::optional<uint32_t> tsc_khz() { return std::nullopt; }
+
   // Drives interrupt line `gsi` of the interrupt controller (PIC pins 0-15, IOAPIC 0-23).
   virtual void set_irq(uint32_t gsi, bool asserted) = 0;
 

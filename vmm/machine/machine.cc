@@ -9,6 +9,7 @@
 #include "vmm/boot/firmware_loader.h"
 #include "vmm/boot/image_file.h"
 #include "vmm/boot/kernel_loader.h"
+#include "vmm/boot/linux_cmdline.h"
 #include "vmm/emu/emu_vm.h"
 #include "vmm/kvm_system.h"
 #include "vmm/machine/board_disks.h"
@@ -139,6 +140,15 @@ Status Machine::load_boot_image(CpuEntryState& entry) {
     request.image = kernel_bytes;
     request.path = *config_.kernel_path;
     request.format = config_.kernel_format;
+    // A Linux kernel run without --cmdline gets the line that boots it here (console on
+    // ttyS0, the test kernel's patch switches, the TSC rate): vmm/boot/linux_cmdline.h.
+    if (request.cmdline.empty()) {
+      auto format = request.format == KernelFormat::kAuto ? detect_kernel_format(request.image)
+                                                          : Result<KernelFormat>(request.format);
+      if (format && (*format == KernelFormat::kLinuxPvh || *format == KernelFormat::kLinuxBzImage)) {
+        request.cmdline = default_linux_cmdline(backend_->tsc_khz());
+      }
+    }
   } else {
     request.image = firmware::builtin_guest();
     request.path = "(built-in guest)";

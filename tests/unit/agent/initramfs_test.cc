@@ -52,6 +52,15 @@ TEST(BuildInitramfs, ImageHoldsTheAgentInitGettyUsersAndUtmp) {
   EXPECT_NE(slurp(x + "/etc/os-release").find("PRETTY_NAME="), std::string::npos);
   EXPECT_NE(slurp(x + "/etc/init.d/rcS").find("/bin/busybox --install -s"), std::string::npos);
   ASSERT_GT(readlink((x + "/bin/sh").c_str(), target, sizeof target - 1), 0);
+  // The image's / is searchable by the users (login cannot enter their homes otherwise).
+  ASSERT_EQ(system(("/bin/busybox cpio -tv < " + d + "/initrd.cpio 2>/dev/null | grep -qE '^drwxr-xr-x .* [.]$'").c_str()), 0);
+  // No telnetd unless asked for.
+  EXPECT_EQ(inittab.find("telnetd"), std::string::npos);
+  ASSERT_EQ(system((build + " --telnetd > /dev/null").c_str()), 0);
+  ASSERT_EQ(system(("cd " + d + "/x && /bin/busybox cpio -i -u < ../initrd.cpio 2>/dev/null").c_str()), 0);
+  EXPECT_NE(slurp(x + "/etc/inittab").find("::respawn:/usr/sbin/telnetd -F -b 127.0.0.1 -l /bin/login"),
+            std::string::npos);
+  EXPECT_NE(slurp(x + "/etc/init.d/rcS").find("ifconfig lo 127.0.0.1 up"), std::string::npos);
   // A bad user name is refused with an error, not written.
   EXPECT_NE(system((std::string(KVPC_SOURCE_DIR) + "/tools/build-initramfs.sh -o " + d + "/bad.cpio --agent " +
                     KVPC_BINARY_DIR + "/guest-agent/linux/kvpc-agent --user 'Eve Root:x' 2>/dev/null").c_str()),
