@@ -97,15 +97,39 @@ wait_for() {  # text, seconds[, quiet]
   return 1
 }
 type_line() { printf '%s\r' "$1" >&3; }
-# A getty that is still setting up its line can drop what was typed: retype the name until
-# the password prompt comes.
+matched=0
+wait_for_either() {  # text1, text2, seconds: sets matched=1 or 2, or returns 1 on timeout
+  local deadline=$(( $(date +%s) + $3 )) size chunk
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    size=$(stat -c %s "$log")
+    chunk=$(tail -c +"$((seen + 1))" "$log")
+    if grep -qF -- "$1" <<<"$chunk"; then seen=$size; matched=1; return 0; fi
+    if grep -qF -- "$2" <<<"$chunk"; then seen=$size; matched=2; return 0; fi
+    kill -0 "$qemu_pid" 2>/dev/null || { echo "qemu-boot-test-kernel: QEMU exited" >&2; return 1; }
+    sleep 0.2
+  done
+  return 1
+}
+# Logging in over a serial line races the other side: a getty or login still setting up its
+# line (termios, flushing input) can drop what was typed, and a name typed again while the
+# first one is still being read becomes the password. So each attempt waits for the prompt it
+# answers, and a refused or lost attempt (login says "Login incorrect" and asks again) starts
+# over, a few times, before the console is shown.
 log_in() {  # user (password = user name)
   local try
-  for try in 1 2 3 4; do
+  for try in 1 2 3 4 5; do
     type_line "$1"
-    if wait_for "Password:" 30 quiet; then sleep 1; type_line "$1"; wait_for '$ ' 120; return; fi
+    wait_for "Password:" 60 quiet || continue
+    sleep 1
+    type_line "$1"
+    if wait_for_either '$ ' "Login incorrect" 120; then
+      [ "$matched" = 1 ] && return 0
+      wait_for "login:" 30 quiet || true
+    fi
   done
-  wait_for "Password:" 1
+  echo "qemu-boot-test-kernel: $1 could not log in; the console said:" >&2
+  tail -c 3000 "$log" >&2
+  return 1
 }
 
 wait_for "login:" "$timeout"
