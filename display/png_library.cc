@@ -1,34 +1,18 @@
 #include "display/png_library.h"
 
-#include <dlfcn.h>
-
-#include <fmt/format.h>
+#include "display/dynamic_library.h"
 
 namespace kvpc {
 namespace {
 
 constexpr const char* kSoname = "libpng16.so.16";  // the ABI png.h (libpng 1.6) describes
 
-template <typename Function>
-bool resolve(void* handle, const char* name, Function& slot, std::string& error) {
-  void* symbol = dlsym(handle, name);
-  if (symbol == nullptr) {
-    error = fmt::format("{} has no {}", kSoname, name);
-    return false;
-  }
-  slot = reinterpret_cast<Function>(symbol);
-  return true;
-}
-
 Result<const PngLibrary*> load_once() {
-  void* handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = dlerror();
-    return make_error(fmt::format("cannot load {}: {}", kSoname, why != nullptr ? why : "unknown error"));
-  }
+  auto library = DynamicLibrary::open(kSoname);
+  if (!library) return library.error();
   static PngLibrary png;
   std::string error;
-#define KVPC_PNG_RESOLVE(name) resolve(handle, "png_" #name, png.name, error)
+#define KVPC_PNG_RESOLVE(name) library->resolve("png_" #name, png.name, error)
   const bool complete =
       KVPC_PNG_RESOLVE(create_write_struct) && KVPC_PNG_RESOLVE(create_read_struct) &&
       KVPC_PNG_RESOLVE(create_info_struct) && KVPC_PNG_RESOLVE(destroy_write_struct) &&

@@ -1,35 +1,18 @@
 #include "display/sdl_library.h"
 
-#include <dlfcn.h>
-
-#include <fmt/format.h>
+#include "display/dynamic_library.h"
 
 namespace kvpc {
 namespace {
 
 constexpr const char* kSoname = "libSDL2-2.0.so.0";  // SDL 2's stable ABI name
 
-// Resolves `name` into `slot`; false (with the reason in `error`) when it is missing.
-template <typename Function>
-bool resolve(void* handle, const char* name, Function& slot, std::string& error) {
-  void* symbol = dlsym(handle, name);
-  if (symbol == nullptr) {
-    error = fmt::format("{} has no {}", kSoname, name);
-    return false;
-  }
-  slot = reinterpret_cast<Function>(symbol);
-  return true;
-}
-
 Result<const SdlLibrary*> load_once() {
-  void* handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = dlerror();
-    return make_error(fmt::format("cannot load {}: {}", kSoname, why != nullptr ? why : "unknown error"));
-  }
+  auto library = DynamicLibrary::open(kSoname);
+  if (!library) return library.error();
   static SdlLibrary sdl;
   std::string error;
-#define KVPC_SDL_RESOLVE(name) resolve(handle, "SDL_" #name, sdl.name, error)
+#define KVPC_SDL_RESOLVE(name) library->resolve("SDL_" #name, sdl.name, error)
   const bool complete =
       KVPC_SDL_RESOLVE(InitSubSystem) && KVPC_SDL_RESOLVE(QuitSubSystem) && KVPC_SDL_RESOLVE(GetError) &&
       KVPC_SDL_RESOLVE(SetHint) && KVPC_SDL_RESOLVE(CreateWindow) && KVPC_SDL_RESOLVE(DestroyWindow) &&
