@@ -2,8 +2,8 @@
 ; virtio_blk_fill, kvpc64). The disk-full fault test (tests/e2e/disk_full_test.cc) puts the
 ; image on a file system too small for it; this guest shows what the guest sees.
 ;
-; Same transport set-up as virtio_blk_rw.asm (legacy virtio PCI, queue 0 of 256 at RING,
-; requests polled on the used ring, no interrupts). Then:
+; The disk is set up by virtio_blk_legacy.inc (legacy virtio PCI, queue 0 of 256, requests
+; polled on the used ring, no interrupts), as in virtio_blk_rw.asm. Then:
 ;   1. OUT requests of CHUNK_BYTES each at sectors 0, 128, 256, ... until one completes
 ;      with a status other than VIRTIO_BLK_S_OK or the disk's capacity is reached. Chunk i
 ;      holds the qwords PATTERN_TAG | i << 16 | j (j = qword index 0..8191), so the host can
@@ -24,83 +24,15 @@
 
 KVPC64_IMAGE 0x100000, start, 0x1F0000
 
-VIRTIO_BLK_ID     equ 0x10011AF4     ; device 1001 << 16 | vendor 1af4
-VP_HOST_FEATURES  equ 0x00
-VP_GUEST_FEATURES equ 0x04
-VP_QUEUE_PFN      equ 0x08
-VP_QUEUE_SIZE     equ 0x0C
-VP_QUEUE_SELECT   equ 0x0E
-VP_QUEUE_NOTIFY   equ 0x10
-VP_STATUS         equ 0x12
-VP_CAPACITY       equ 0x14           ; device config: u64 capacity in sectors
-STATUS_ACK_DRIVER equ 0x03
-STATUS_DRIVER_OK  equ 0x07
-FEATURE_FLUSH     equ 1 << 9
-QUEUE_SIZE        equ 256
-
-RING              equ 0x200000
-RING_BYTES        equ 0x3000
-AVAIL             equ RING + 16 * QUEUE_SIZE
-USED_OFFSET       equ 0x2000
-USED              equ RING + USED_OFFSET
-HEADER            equ 0x204000       ; u32 type, u32 reserved, u64 sector
-STATUS_BYTE       equ 0x204010
 WRITE_BUF         equ 0x210000
 READ_BUF          equ 0x220000
 CHUNK_BYTES       equ 0x10000
 CHUNK_SECTORS     equ CHUNK_BYTES / 512
 PATTERN_TAG       equ 0xD15C000000000000
 
-DESC_NEXT         equ 1
-DESC_WRITE        equ 2
-REQ_IN            equ 0
-REQ_OUT           equ 1
-REQ_FLUSH         equ 4
-POLL_LIMIT        equ 200000000
-
 start:
     call serial_init
-    mov eax, VIRTIO_BLK_ID
-    call pci_find
-    mov al, 0x50
-    jc exit
-    mov edi, PCI_REG_BAR0
-    call pci_read32
-    and eax, PCI_BAR_IO_MASK
-    mov ebx, eax                              ; EBX = BAR0 I/O base for the rest
-    mov edi, PCI_REG_COMMAND
-    mov ax, PCI_COMMAND_IO | PCI_COMMAND_BUS_MASTER
-    call pci_write16
-
-    lea edx, [rbx + VP_STATUS]
-    xor eax, eax
-    out dx, al                                ; reset
-    mov al, STATUS_ACK_DRIVER
-    out dx, al
-    lea edx, [rbx + VP_HOST_FEATURES]
-    in eax, dx
-    and eax, FEATURE_FLUSH
-    lea edx, [rbx + VP_GUEST_FEATURES]
-    out dx, eax
-    lea edx, [rbx + VP_QUEUE_SELECT]
-    xor eax, eax
-    out dx, ax
-    lea edx, [rbx + VP_QUEUE_SIZE]
-    in ax, dx
-    cmp ax, QUEUE_SIZE
-    mov al, 0x51
-    jne exit
-
-    mov edi, RING                             ; a fresh queue is all zeros
-    mov ecx, RING_BYTES / 8
-    xor eax, eax
-    rep stosq
-    lea edx, [rbx + VP_QUEUE_PFN]
-    mov eax, RING >> 12
-    out dx, eax
-    lea edx, [rbx + VP_STATUS]
-    mov al, STATUS_DRIVER_OK
-    out dx, al
+    call virtio_blk_setup                     ; EBX = BAR0 I/O base, R12D = 0
 
     lea edx, [rbx + VP_CAPACITY]              ; R15 = capacity in sectors
     in eax, dx
@@ -110,7 +42,6 @@ start:
     shl rax, 32
     or r15, rax
 
-    xor r12d, r12d                            ; R12 = requests published so far
     xor r14d, r14d                            ; R14 = chunks acknowledged
     mov byte [abs fail_status], 0xFF          ; 0xFF: no failure yet
 .next_chunk:
@@ -127,7 +58,7 @@ start:
     mov r9d, CHUNK_BYTES
     xor r10d, r10d                            ; data is device-readable
     imul r11, r14, CHUNK_SECTORS
-    call request
+    call virtio_blk_request
     test al, al
     jnz .refused
     inc r14
@@ -168,7 +99,7 @@ start:
     mov r10d, DESC_WRITE
     lea r11, [r14 - 1]
     imul r11, r11, CHUNK_SECTORS
-    call request
+    call virtio_blk_request
     movzx r13d, al
     mov rsi, msg_readback
     call serial_puts
@@ -190,7 +121,7 @@ start:
     mov eax, REQ_FLUSH
     xor r9d, r9d                              ; no data descriptor
     xor r11d, r11d
-    call request
+    call virtio_blk_request
     movzx r13d, al
     mov rsi, msg_flush
     call serial_puts
@@ -237,58 +168,8 @@ fill_pattern:
     jb .qword
     ret
 
-; request: EAX = type, R8 = data address, R9D = data length (0: no data descriptor),
-; R10W = data descriptor flags (0 or DESC_WRITE), R11 = sector. Builds descriptors 0..2
-; (header, data, status), publishes head 0, kicks, and polls the used ring. Returns AL =
-; status byte; on timeout it exits with 0x57. Clobbers RAX, RCX, RDX, RDI.
-request:
-    mov dword [abs HEADER], eax
-    mov dword [abs HEADER + 4], 0
-    mov qword [abs HEADER + 8], r11
-    mov byte [abs STATUS_BYTE], 0xFF
-    mov edi, RING
-    mov qword [rdi], HEADER                   ; descriptor 0: header
-    mov dword [rdi + 8], 16
-    mov word [rdi + 12], DESC_NEXT
-    mov word [rdi + 14], 1
-    test r9d, r9d
-    jnz .with_data
-    mov word [rdi + 14], 2                    ; no data: header -> status
-.with_data:
-    mov [rdi + 16], r8                        ; descriptor 1: data
-    mov [rdi + 16 + 8], r9d
-    mov ax, r10w
-    or ax, DESC_NEXT
-    mov [rdi + 16 + 12], ax
-    mov word [rdi + 16 + 14], 2
-    mov qword [rdi + 32], STATUS_BYTE         ; descriptor 2: status
-    mov dword [rdi + 32 + 8], 1
-    mov word [rdi + 32 + 12], DESC_WRITE
-    mov word [rdi + 32 + 14], 0
-
-    movzx eax, r12w                           ; avail.ring[idx % 256] = 0, then idx + 1
-    and eax, QUEUE_SIZE - 1
-    mov word [AVAIL + 4 + rax * 2], 0
-    inc r12d
-    mov [abs AVAIL + 2], r12w
-    lea edx, [rbx + VP_QUEUE_NOTIFY]
-    xor eax, eax
-    out dx, ax
-
-    mov ecx, POLL_LIMIT
-.poll:
-    cmp [abs USED + 2], r12w
-    je .done
-    pause
-    dec ecx
-    jnz .poll
-    mov al, 0x57
-    jmp exit
-.done:
-    mov al, [abs STATUS_BYTE]
-    ret
-
 %include "pci.inc"
+%include "virtio_blk_legacy.inc"
 %include "serial.inc"
 
 section .rodata
