@@ -167,16 +167,17 @@ TEST_F(FaultsTest, ClientsThatVanishWhileWaitingLeakNothing) {
     std::this_thread::sleep_for(500ms);  // past the task's deadline
     restart_agent();  // the stalled request ends; the next client's call is accepted
   }
-  // Every abandoned wait has ended: descriptors and threads are back where they were.
+  // Every abandoned wait has ended: no descriptor or thread more than before. (Fewer is fine: a
+  // worker of the settling call can still be finishing when the baseline is taken under load.)
   size_t fds_after = 0, threads_after = 0;
   auto deadline = Clock::now() + 15s;
   do {
     std::this_thread::sleep_for(200ms);
     fds_after = entries_in(fd_dir);
     threads_after = entries_in(task_dir);
-  } while ((fds_after != fds_before || threads_after != threads_before) && Clock::now() < deadline);
-  EXPECT_EQ(fds_after, fds_before) << "before:\n" << fds_before_text << "after:\n" << describe_fds(fd_dir);
-  EXPECT_EQ(threads_after, threads_before);
+  } while ((fds_after > fds_before || threads_after > threads_before) && Clock::now() < deadline);
+  EXPECT_LE(fds_after, fds_before) << "before:\n" << fds_before_text << "after:\n" << describe_fds(fd_dir);
+  EXPECT_LE(threads_after, threads_before);
   EXPECT_EQ(count_of(vm_->so_far().out, "stalling"), static_cast<size_t>(kClients + 1)) << "every call reached the guest";
   // And the operation slot is free: a new call is accepted (not E_BUSY).
   auto again = parse(run_kvpc({"logoff", "vm", "--json"}, runtime_, "", 30s));

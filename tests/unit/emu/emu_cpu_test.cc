@@ -1048,14 +1048,11 @@ TEST(EmuFlags, MulImulDiv) {
   }
 }
 
-// ---------------------------------------------------------------- speed
+// ---------------------------------------------------------------- long runs
+// The interpreter's speed is measured by the benchmarks (tests/bench, docs/performance.md),
+// never asserted here: a bound on a shared CI machine is a flaky test, not a measurement.
 
-TEST(EmuSpeed, SimpleLoopInstructionsPerSecond) {
-#if defined(__SANITIZE_ADDRESS__)
-  // The bound is the interpreter's speed in an optimised build (the suite stage checks it);
-  // an unoptimised ASan build runs ~0.3 M instructions/s, which measures the sanitizer.
-  GTEST_SKIP() << "skipped: a speed bound means nothing in an unoptimised AddressSanitizer build";
-#endif
+TEST(EmuLongRun, AMillionIterationLoopEndsWithTheExactCountAndResult) {
   Guest g;
   // mov ecx,N ; l: add rax,rcx ; dec ecx ; jnz l ; out 0x80,al
   constexpr uint32_t kN = 3000000;
@@ -1064,13 +1061,10 @@ TEST(EmuSpeed, SimpleLoopInstructionsPerSecond) {
   append(c, {0x48, 0x01, 0xC8, 0xFF, 0xC9, 0x75, 0xF9, 0xE6, 0x80});
   g.load(c);
   ASSERT_TRUE(g.start().ok());
-  auto t0 = std::chrono::steady_clock::now();
   g.expect_out(0x80);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double ips = static_cast<double>(g.emu_->instructions()) / secs;
-  std::printf("emu speed: %.1f M instructions/s (%llu instructions in %.3f s)\n", ips / 1e6,
-              static_cast<unsigned long long>(g.emu_->instructions()), secs);
-  EXPECT_GT(ips, 2e6);
+  EXPECT_EQ(g.emu_->instructions(), 3ull * kN + 2);  // mov, N x (add, dec, jnz), out
+  EXPECT_EQ(g.regs().gpr[0], static_cast<uint64_t>(kN) * (kN + 1) / 2);
+  EXPECT_EQ(g.regs().gpr[1] & 0xFFFFFFFFu, 0u);
 }
 
 }  // namespace
