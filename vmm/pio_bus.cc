@@ -44,8 +44,22 @@ Status PioBus::claim(IoDevice* device, uint16_t base, uint32_t length) {
   } else {
     ranges_[index] = Range{device, base, length};
   }
-  entries_.push_back(std::make_unique<Entry>(Entry{device, base, length, static_cast<uint16_t>(index)}));
-  const Entry* entry = entries_.back().get();
+  // Entries are never freed (a vCPU may still hold one), so a range mapped again reuses the
+  // entry it had before: a guest that moves a BAR back and forth in a loop then costs nothing,
+  // and the entries stay bounded by the distinct places a BAR can be put.
+  const Entry wanted{device, base, length, static_cast<uint16_t>(index)};
+  const Entry* entry = nullptr;
+  for (const auto& published : entries_) {
+    if (published->device == device && published->base == base && published->length == length &&
+        published->range == wanted.range) {
+      entry = published.get();
+      break;
+    }
+  }
+  if (entry == nullptr) {
+    entries_.push_back(std::make_unique<Entry>(wanted));
+    entry = entries_.back().get();
+  }
   for (uint32_t port = base; port < base + length; ++port) {
     std::atomic_ref<Slot>(slots_[port]).store(entry, std::memory_order_release);
   }

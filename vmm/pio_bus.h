@@ -14,8 +14,9 @@
 //     threads load it with an acquire load (std::atomic_ref) and use the entry without a lock;
 //     writers publish a fully built entry with a release store, so a reader sees either the
 //     old entry, the new one or null — never a device paired with another range's base.
-//   * Entries are never freed while the bus lives (a BAR move allocates one; firmware moves a
-//     BAR a handful of times per boot), so a reader still holding an old entry stays valid.
+//   * Entries are never freed while the bus lives, so a reader still holding an old entry stays
+//     valid. A BAR moved back to a place it had before reuses that place's entry, so a guest
+//     moving a BAR in a loop cannot grow kvpc's memory (published_entries() counts them).
 //   * Writers (add/map/unmap) serialise on an internal mutex. add() is set-up only (before
 //     freeze()); map()/unmap() are allowed at any time — PciBarMapper calls them from the
 //     vCPU thread whose config-space write moved a BAR.
@@ -93,6 +94,11 @@ class PioBus {
   // (statistics index them). A relocated device is listed once, at its current base; one
   // unmapped at the moment is listed at its last base.
   std::vector<Range> ranges() const;
+  // How many distinct claims were ever published (entries are kept for the bus's life).
+  size_t published_entries() const {
+    std::lock_guard lock(writer_mutex_);
+    return entries_.size();
+  }
 
  private:
   using Entry = Claim;

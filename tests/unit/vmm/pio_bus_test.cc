@@ -141,5 +141,26 @@ TEST(PioBus, MapAndUnmapWorkAfterFreezeButAddDoesNot) {
   ASSERT_EQ(bus.ranges().size(), 2u);
 }
 
+TEST(PioBus, ABarMovedBackAndForthForeverPublishesOneEntryPerPlace) {
+  // A hostile guest can rewrite a BAR in a loop; the never-freed entries must not grow with it.
+  PioBus bus;
+  RecordingDevice bar("bar");
+  ASSERT_TRUE(bus.add(&bar, 0xC000, 0x40).ok());
+  bus.freeze();
+  const size_t after_setup = bus.published_entries();
+  for (int i = 0; i < 10000; ++i) {
+    const uint16_t from = (i % 2) == 0 ? 0xC000 : 0xD000;
+    const uint16_t to = (i % 2) == 0 ? 0xD000 : 0xC000;
+    bus.unmap(&bar, from, 0x40);
+    ASSERT_TRUE(bus.map(&bar, to, 0x40).ok());
+  }
+  EXPECT_EQ(bus.published_entries(), after_setup + 1);  // 0xC000 and 0xD000
+  uint8_t byte = 0x5A;
+  const PioBus::Claim* claim = bus.dispatch_write(0xC004, std::span<const uint8_t>(&byte, 1));
+  ASSERT_NE(claim, nullptr);  // 10000 moves end where it started
+  EXPECT_EQ(claim->base, 0xC000);
+  EXPECT_EQ(bus.dispatch_write(0xD004, std::span<const uint8_t>(&byte, 1)), nullptr);
+}
+
 }  // namespace
 }  // namespace kvpc
