@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -110,6 +112,22 @@ Status VhdImage::load_dynamic() {
       return make_error(fmt::format("VHD BAT: entry {} points at sector {:#x}, and the block there ({} bytes) is not "
                                     "between the metadata and the footer",
                                     i, entry, block_span));
+    }
+  }
+  // Two entries whose blocks overlap would alias: a write through one block would change the
+  // other's sectors (and the next bitmap write would clobber data), so such a table is refused
+  // like any other malformed one rather than opened as a disk that loses data.
+  std::vector<std::pair<uint64_t, uint32_t>> starts;  // (first byte, BAT index), allocated only
+  for (uint32_t i = 0; i < header_.max_table_entries; ++i) {
+    if (bat_[i] != vhd::kUnallocated) starts.emplace_back(uint64_t{bat_[i]} * 512, i);
+  }
+  std::sort(starts.begin(), starts.end());
+  for (size_t k = 1; k < starts.size(); ++k) {
+    if (starts[k].first < starts[k - 1].first + block_span) {
+      return make_error(fmt::format("VHD BAT: entries {} and {} point at overlapping blocks (sectors {:#x} and {:#x}, {} "
+                                    "bytes each)",
+                                    starts[k - 1].second, starts[k].second, starts[k - 1].first / 512,
+                                    starts[k].first / 512, block_span));
     }
   }
   return ok_status();

@@ -4,8 +4,12 @@
 # 2 GiB fails the run; the failing input is printed (hex) and kept in build-fuzz/artifacts/.
 # docs/reliability.md describes the targets and records longer runs.
 #
-#   tools/fuzz.sh [--seconds N] [--jobs J] [--merge] [--summary FILE] [TARGET...]
+#   tools/fuzz.sh [--seconds N] [--seed S] [--jobs J] [--merge] [--summary FILE] [TARGET...]
 #     --seconds N    fuzzing time per target (default $KVPC_FUZZ_SECONDS or 10)
+#     --seed S       libFuzzer's random seed, a number or 'random' (default $KVPC_FUZZ_SEED or 1).
+#                    A fixed seed makes the short run that tools/test.sh (and so CI) does repeat
+#                    the same mutations each time, so a change in its verdict is a change in
+#                    kvpc, not luck; use --seed random with a long --seconds to explore.
 #     --jobs J       targets fuzzed at once (default: the number of CPUs)
 #     --merge        afterwards, add the inputs that found new coverage to tests/fuzz/corpus/
 #                    (libFuzzer -merge=1: only coverage-increasing inputs are kept)
@@ -19,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${KVPC_FUZZ_SECONDS:-10}
+seed=${KVPC_FUZZ_SEED:-1}
 jobs=$(nproc)
 merge=0
 summary=""
@@ -26,14 +31,21 @@ targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --merge) merge=1; shift ;;
     --summary) summary=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
+
+case "$seed" in
+  random) seed_flag=() ;;
+  ''|*[!0-9]*) echo "fuzz: --seed takes a number or 'random', not '$seed'" >&2; exit 2 ;;
+  *) seed_flag=(-seed="$seed") ;;
+esac
 
 build=${KVPC_FUZZ_BUILD_DIR:-build-fuzz}
 probe_dir=$(mktemp -d)
@@ -69,7 +81,7 @@ run_one() {
   mkdir -p "$scratch"
   rm -f "$build/artifacts/$name-"*
   local status=0
-  timeout --kill-after=10 $((seconds + 120)) "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  timeout --kill-after=10 $((seconds + 120)) "$binary" -max_total_time="$seconds" "${seed_flag[@]}" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$name-" "$scratch" "tests/fuzz/corpus/$name" \
     >"$log" 2>&1 || status=$?
   local execs cov ft
@@ -97,7 +109,7 @@ run_one() {
   fi
 }
 
-echo "fuzz: ${#targets[@]} targets, ${seconds} s each, $jobs at a time"
+echo "fuzz: ${#targets[@]} targets, ${seconds} s each, seed $seed, $jobs at a time"
 failed=0
 running=0
 pids=()

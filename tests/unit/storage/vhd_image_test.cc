@@ -320,6 +320,31 @@ TEST_P(CorruptVhd, IsRefusedWithAnErrorNamingTheField) {
 INSTANTIATE_TEST_SUITE_P(Table, CorruptVhd, ::testing::ValuesIn(kCorruptCases),
                          [](const ::testing::TestParamInfo<CorruptCase>& param_info) { return param_info.param.name; });
 
+// Two BAT entries whose blocks overlap (the same block, or one starting inside the other) would
+// make a write through one change the other's sectors; found by the vhd fuzz target.
+TEST(CorruptVhd, BatEntriesWhoseBlocksOverlapAreRefused) {
+  auto file = std::make_unique<MemoryBackingFile>(make_image(kSize, false, kBlock));
+  MemoryBackingFile* memory = file.get();
+  auto opened = VhdImage::open(std::move(file));
+  ASSERT_TRUE(opened.ok());
+  ASSERT_TRUE(opened.value()->write(0, pattern(4096, 1)).ok());       // block 0
+  ASSERT_TRUE(opened.value()->write(kBlock, pattern(4096, 2)).ok());  // block 1
+  const size_t bat = 1536;  // make_image's table offset
+  const uint64_t first = get_be(memory->bytes(), bat, 4);
+  const uint64_t second = get_be(memory->bytes(), bat + 4, 4);
+  ASSERT_NE(first, second);
+  ASSERT_NE(testing::open_vhd(memory->bytes()), nullptr) << "the undamaged two-block image must open";
+
+  for (uint64_t alias : {first, first + 1, first + kBlock / 512}) {  // same start, inside, inside the data
+    auto bytes = memory->bytes();
+    put_be(bytes, bat + 4, 4, alias);
+    auto damaged = VhdImage::open(std::make_unique<MemoryBackingFile>(bytes));
+    ASSERT_FALSE(damaged.ok()) << "opened BAT entry 1 = " << alias << " with entry 0 = " << first;
+    EXPECT_NE(damaged.error().message.find("entries 0 and 1 point at overlapping blocks"), std::string::npos)
+        << damaged.error().message;
+  }
+}
+
 TEST(CorruptVhd, AnUndamagedImageOfEachKindOpens) {
   EXPECT_NE(testing::open_vhd(make_image(kSize, false)), nullptr);
   EXPECT_NE(testing::open_vhd(make_image(kSize, true)), nullptr);
