@@ -123,6 +123,7 @@ StepResult Cpu::execute_one() {
   const bool was_shadowed = shadow_;
   shadow_ = false;
   exit_pending_ = false;
+  exit_requested_ = false;
   uint8_t window[15];
   size_t have = 0;
   try {
@@ -140,6 +141,12 @@ StepResult Cpu::execute_one() {
     r_.rip = code_bits_ == 64 ? r_.rip + in.len : static_cast<uint32_t>(r_.rip + in.len);
     ++instructions_;
     execute(in);
+    if (exit_requested_) {  // as the ExitRequest handler below, without the unwind
+      r_.rip = insn_rip_;
+      r_.gpr[kRsp] = saved_rsp;
+      shadow_ = was_shadowed;
+      return StepResult::kExit;
+    }
   } catch (const GuestFault& f) {
     r_.rip = insn_rip_;
     r_.gpr[kRsp] = saved_rsp;

@@ -68,7 +68,8 @@ struct GuestFault {
   bool has_error;
   uint32_t error;
 };
-// The instruction needs the VMM (IN, MMIO read): kvm_run is filled, restart on next step.
+// The instruction needs the VMM (an MMIO read, a reported int3): kvm_run is filled, restart on
+// the next step. (IN does the same without a throw: port_in() and exit_requested_.)
 struct ExitRequest {};
 // The instruction is outside the subset: report KVM_INTERNAL_ERROR_EMULATION.
 struct Unsupported {};
@@ -195,7 +196,11 @@ class Cpu {
 
   // --- exec_system.cc
   void exec_system(const Insn& in);
-  uint64_t port_in(uint16_t port, int size);
+  // The port's value, or false after filling kvm_run for a KVM_EXIT_IO read: the caller then
+  // returns at once, and execute_one() rewinds the instruction to restart it with the answer.
+  // (Not a throw: a VM polling a port would otherwise pay an unwind per exit, in time and in
+  // resident unwind tables; MMIO reads, reached from any memory operand, still throw.)
+  [[nodiscard]] bool port_in(uint16_t port, int size, uint64_t& value);
   void port_out(uint16_t port, int size, uint64_t value);
   void check_io_permission(uint16_t port, int size);
   void write_cr(unsigned n, uint64_t value);
@@ -232,6 +237,7 @@ class Cpu {
   bool rex_seen_ = false;    // current instruction has REX (SPL/BPL/SIL/DIL instead of AH..BH)
   bool shadow_ = false;      // STI / MOV SS shadow for the next instruction
   bool exit_pending_ = false;  // an OUT / MMIO write exit is filled in kvm_run
+  bool exit_requested_ = false;  // port_in() filled an IN exit: abandon and restart the instruction
   bool delivering_ = false;  // inside IDT delivery: MMIO accesses fault instead of exiting
   bool pending_in_ = false;
   uint16_t pending_port_ = 0;

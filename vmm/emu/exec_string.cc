@@ -60,7 +60,9 @@ bool Cpu::string_iteration(const Insn& in) {
       // Check the destination is writable before the port is read (the read may have
       // side effects in the device and cannot be repeated).
       translate(dst(), Access::kWrite, false);
-      write_mem(dst(), size, port_in(port, size));
+      uint64_t value = 0;
+      if (!port_in(port, size, value)) return false;  // exit first; this element is not done
+      write_mem(dst(), size, value);
       set_reg(kRdi, asz, di + delta);
       break;
     }
@@ -84,6 +86,7 @@ void Cpu::exec_string(const Insn& in) {
   for (int n = 0; n < kChunk; ++n) {
     if (reg(kRcx, asz) == 0) return;
     bool go_on = string_iteration(in);
+    if (exit_requested_) return;  // the element waits for the VMM: RCX still counts it
     set_reg(kRcx, asz, reg(kRcx, asz) - 1);
     const bool cond = (in.op & 0xF6) == 0xA6;  // cmps/scas honour the rep condition
     if (reg(kRcx, asz) == 0 || (cond && !go_on)) return;

@@ -36,18 +36,19 @@ void Cpu::check_io_permission(uint16_t port, int size) {
   if (bits & mask) throw GuestFault{13, true, 0};
 }
 
-uint64_t Cpu::port_in(uint16_t port, int size) {
+bool Cpu::port_in(uint16_t port, int size, uint64_t& value) {
   if (size == 1 && is_pic_port(port)) {
     uint8_t v = 0xFF;
     machine_.pic().port_read(port, v);
-    return v;
+    value = v;
+    return true;
   }
   uint8_t* data = reinterpret_cast<uint8_t*>(run_) + kDataOffset;
   if (pending_in_ && pending_port_ == port && pending_size_ == size) {
     pending_in_ = false;
-    uint64_t v = 0;
-    std::memcpy(&v, data, static_cast<size_t>(size));
-    return v;
+    value = 0;
+    std::memcpy(&value, data, static_cast<size_t>(size));
+    return true;
   }
   if (exit_pending_) throw Unsupported{};
   pending_in_ = true;
@@ -60,7 +61,8 @@ uint64_t Cpu::port_in(uint16_t port, int size) {
   run_->io.count = 1;
   run_->io.data_offset = kDataOffset;
   std::memset(data, 0, 8);
-  throw ExitRequest{};
+  exit_requested_ = true;
+  return false;
 }
 
 void Cpu::port_out(uint16_t port, int size, uint64_t value) {
@@ -150,7 +152,9 @@ void Cpu::exec_system(const Insn& in) {
       const int size = (op & 1) ? (in.osz == 2 ? 2 : 4) : 1;
       const uint16_t port = (op <= 0xE5) ? static_cast<uint16_t>(in.imm & 0xFF) : static_cast<uint16_t>(r_.gpr[kRdx]);
       check_io_permission(port, size);
-      set_reg(kRax, size, port_in(port, size));
+      uint64_t value = 0;
+      if (!port_in(port, size, value)) return;  // exit to the VMM; restarted with the answer
+      set_reg(kRax, size, value);
       return;
     }
     case 0xE6: case 0xE7: case 0xEE: case 0xEF: {

@@ -494,16 +494,23 @@ TEST(EmuCpu, RepInswFillsMemory) {
   append(c, {0xE6, 0x80});
   g.load(c);
   ASSERT_TRUE(g.start().ok());
+  uint64_t remaining = 2;
   for (uint16_t v : {0x1111, 0x2222}) {
     kvm_run* r = g.run();
     ASSERT_EQ(r->exit_reason, static_cast<uint32_t>(KVM_EXIT_IO));
     EXPECT_EQ(r->io.direction, KVM_EXIT_IO_IN);
     EXPECT_EQ(r->io.port, 0x1F0);
     EXPECT_EQ(r->io.size, 2);
+    // At the exit the element is not done yet: RCX and RDI still count it, RIP is on the rep.
+    EXPECT_EQ(g.regs().gpr[1], remaining);
+    EXPECT_EQ(g.regs().gpr[7], 0x200000u + 2 * (2 - remaining));
+    EXPECT_EQ(g.regs().rip, kCode + 15);
+    --remaining;
     std::memcpy(g.io_data(), &v, 2);
   }
   g.expect_out(0x80);
   EXPECT_EQ(g.r64(0x200000) & 0xFFFFFFFF, 0x22221111u);
+  EXPECT_EQ(g.regs().gpr[1], 0u);
   EXPECT_EQ(g.regs().gpr[7], 0x200004u);
 }
 
