@@ -36,10 +36,16 @@ sleep 5  # idle with the agent running, as the memory benchmark samples it
 kill -TERM "$pid"
 wait "$pid" || true
 
-# Every function callgrind saw run (fn=) or be called (cfn=) in the kvpc executable.
+# Every function callgrind saw run (fn=) in the kvpc executable. Callgrind's compressed format
+# names an object or function once, at its first mention, and later uses only its "(id)"; the
+# first mention of an object is often a call into it (cob=), so names are collected from both
+# ob= and cob= lines (reading only ob= lost every function of an object first named by a cob=:
+# the list came out with 205 functions instead of ~1200).
 awk -v exe="$(readlink -f "$kvpc")" '
-  /^ob=/ { id = $1; sub(/^ob=/, "", id); name = substr($0, length($1) + 2);
-           if (name != "") obj[id] = name; cur = obj[id]; next }
+  /^c?ob=/ { id = $1; sub(/^c?ob=/, "", id); name = substr($0, length($1) + 2);
+             if (name != "") obj[id] = name;
+             if ($0 ~ /^ob=/) cur = obj[id];
+             next }
   /^c?fn=/ { id = $1; sub(/^c?fn=/, "", id); name = substr($0, length($1) + 2);
              if (name != "") fn[id] = name;
              if ($0 ~ /^fn=/ && cur == exe) print fn[id] }
