@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/commands.h"
+#include "integration/hresult.h"
 #include "tools/control_client.h"
 #include "tools/exit_status.h"
+#include "tools/integration_json.h"
 
 namespace kvpc {
 
@@ -16,6 +18,27 @@ std::string refused_or_absent(const std::string& name, ControlClient::ConnectErr
     return fmt::format("you may not control VM '{}' (its control socket refused you: permission denied)", name);
   }
   return fmt::format("there is no running VM named '{}' you may reach", name);
+}
+
+// A VM that cannot be reached or does not answer: with --json, one JSON object in the shape of
+// the call's answer (vm, method, hresult, hresult_name, error), so a script reading stdout
+// always gets JSON; otherwise the message on stderr. Connection failures carry the API's
+// answers for them (VM_E_VM_UNKNOWN, E_ACCESSDENIED), as `kvpc logoff` does.
+int report_unreachable(const std::string& name, const char* method, bool json, HRESULT hresult,
+                       const std::string& message) {
+  if (!json) {
+    spdlog::error("{}", message);
+    return kExitError;
+  }
+  nlohmann::json result = {{"vm", name}, {"method", method}, {"error", message}};
+  add_hresult(result, hresult);
+  fmt::print("{}\n", result.dump());
+  return kExitError;
+}
+
+int report_connect_failure(const std::string& name, const char* method, bool json, ControlClient::ConnectError why) {
+  const bool denied = why == ControlClient::ConnectError::kAccessDenied;
+  return report_unreachable(name, method, json, denied ? E_ACCESSDENIED : VM_E_VM_UNKNOWN, refused_or_absent(name, why));
 }
 
 }  // namespace
@@ -35,14 +58,11 @@ void add_guest_info_commands(CLI::App& app, CommandAction& action) {
     action = [guest_flags] {
       ControlClient::ConnectError why;
       auto client = ControlClient::connect_to_vm(guest_flags->name, &why);
-      if (!client) {
-        spdlog::error("{}", refused_or_absent(guest_flags->name, why));
-        return kExitError;
-      }
+      if (!client) return report_connect_failure(guest_flags->name, "guest", guest_flags->json, why);
       auto response = client->call("guest", nlohmann::json::object(), std::chrono::seconds(30));
       if (!response || !(*response).value("ok", false)) {
-        spdlog::error("{}: the VM did not answer", guest_flags->name);
-        return kExitError;
+        return report_unreachable(guest_flags->name, "guest", guest_flags->json, E_FAIL,
+                                  fmt::format("{}: the VM did not answer", guest_flags->name));
       }
       const auto& result = (*response)["result"];
       if (guest_flags->json) {
@@ -73,10 +93,7 @@ void add_guest_info_commands(CLI::App& app, CommandAction& action) {
     action = [event_flags] {
       ControlClient::ConnectError why;
       auto client = ControlClient::connect_to_vm(event_flags->name, &why);
-      if (!client) {
-        spdlog::error("{}", refused_or_absent(event_flags->name, why));
-        return kExitError;
-      }
+      if (!client) return report_connect_failure(event_flags->name, "events", event_flags->json, why);
       int64_t seen = 0;
       bool refused = false;
       auto status = client->stream("events", nlohmann::json::object(), [&](const nlohmann::json& line) {

@@ -120,6 +120,20 @@ TEST_F(LogoffTest, UnknownVmAnswersVmUnknown) {
   EXPECT_EQ(result["hresult_name"], "VM_E_VM_UNKNOWN");
 }
 
+// `guest --json` and `events --json` answer a VM that is not there with JSON too (a script that
+// parses stdout must not get an empty line), and a non-zero status.
+TEST_F(LogoffTest, GuestAndEventsJsonAnswerAnUnknownVmWithJson) {
+  for (const char* command : {"guest", "events"}) {
+    int status = -1;
+    auto result = call_json({command, "no-such-vm"}, &status);
+    EXPECT_EQ(status, 2) << command;
+    EXPECT_EQ(result["vm"], "no-such-vm") << command;
+    EXPECT_EQ(result["method"], command);
+    EXPECT_EQ(result["hresult_name"], "VM_E_VM_UNKNOWN") << command;
+    EXPECT_NE(result.value("error", "").find("no running VM named 'no-such-vm'"), std::string::npos) << result.dump();
+  }
+}
+
 TEST_F(LogoffTest, NoAgentAnswersFeatureNotAvailableAndPropertiesSayWhich) {
   boot("users=alice agent=off", "kvpc> ");
   auto result = call_json({"logoff", "vm"});
@@ -195,6 +209,8 @@ TEST_F(LogoffTest, OtherUserIsDeniedWithAnAuditLineAndAGrantedUserIsAllowed) {
   constexpr int kOtherUser = 65533;
   auto denied = call_json({"logoff", "vm"}, nullptr, kOtherUser);
   EXPECT_EQ(denied["hresult"], "0x80070005");
+  auto denied_guest = call_json({"guest", "vm"}, nullptr, kOtherUser);
+  EXPECT_EQ(denied_guest["hresult"], "0x80070005") << denied_guest.dump();
 }
 
 TEST_F(LogoffTest, EventsStreamReportsOnGuestLogoffExternal) {
