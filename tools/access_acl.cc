@@ -155,18 +155,4 @@ Status set_access_acl(const std::string& path, uint16_t owner_permission, const 
   return write_acl(path, complete(std::move(entries), owner_permission));
 }
 
-Status add_to_access_acl(const std::string& path, const AclGrant& grant) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return make_error(os_error(path, "stat", errno));
-  auto existing = read_access_acl(path);
-  if (!existing) return existing.error();
-  std::vector<AclEntry> entries;
-  for (const auto& e : *existing) {
-    if (named(e.tag)) entries.push_back(e);
-  }
-  append_grant(entries, grant, info.st_uid);
-  const uint16_t owner_permission = static_cast<uint16_t>((info.st_mode >> 6) & 7);
-  return write_acl(path, complete(std::move(entries), owner_permission));
-}
-
 }  // namespace kvpc

@@ -11,10 +11,8 @@
 // A file system without ACL support (EOPNOTSUPP) is an error: kvpc then refuses the grant
 // rather than falling back to a world-accessible mode.
 //
-// Concurrency contract: plain system calls on a path; callers serialise grants to one path.
-// Two kvpc processes adding grants to the shared runtime folder at the same instant can lose
-// one of the two additions (read-modify-write); the folder is per user, so that takes the
-// same user starting two VMs with different grants in the same millisecond.
+// Concurrency contract: plain system calls on a path; callers serialise writes to one path
+// (the shared runtime folder's ACL is written under its lock: tools/runtime_folder_acl.h).
 #pragma once
 
 #include <cstdint>
@@ -36,11 +34,6 @@ struct AclGrant {
 // `grant.permission`, nobody else anything. Grants naming the file's owner are dropped (the
 // owner entry covers them).
 Status set_access_acl(const std::string& path, uint16_t owner_permission, const AclGrant& grant);
-
-// Adds `grant` to `path`'s access ACL, keeping named entries already there (and their
-// permissions, widened by grant.permission). The owner keeps its permission; the owning group
-// and "other" get nothing.
-Status add_to_access_acl(const std::string& path, const AclGrant& grant);
 
 // One entry of an access ACL, for tests and messages.
 struct AclEntry {

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/access_acl.h"
+#include "tools/runtime_folder_acl.h"
 #include "tools/exit_status.h"
 #include "tools/gdb_attach.h"
 #include "tools/runtime_dir.h"
@@ -61,7 +62,17 @@ VmSession::~VmSession() {
   loop_.stop();
   if (console_) console_->stop();
   if (server_) server_->close();
+  release_folder_grants();
   if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+void VmSession::release_folder_grants() {
+  if (granted_dir_.empty()) return;
+  // Our socket is gone: the folder keeps search only for users some other VM still grants.
+  if (auto status = sync_runtime_folder_acl(granted_dir_); !status) {
+    spdlog::warn("{}: the runtime folder keeps this VM's grants: {}", config_.name, status.error().message);
+  }
+  granted_dir_.clear();
 }
 
 std::shared_ptr<Machine> VmSession::machine() {
@@ -120,10 +131,11 @@ Status VmSession::setup() {
     // search on the folder and read/write on the socket; "other" keeps no access at all
     // (tools/access_acl.h, docs/security.md). Every request is still checked against the
     // caller's peer credentials, and refused callers get access_denied and an audit line.
-    const AclGrant traverse{options_.granted_uids, options_.granted_gids, 1};
+    // The socket first: the folder's grants are recomputed from the sockets in it.
     const AclGrant connect{options_.granted_uids, options_.granted_gids, 6};
-    if (auto status = add_to_access_acl(*dir, traverse); !status) return status;
     if (auto status = set_access_acl(socket_path_for(*dir, config_.name), 6, connect); !status) return status;
+    granted_dir_ = *dir;
+    if (auto status = sync_runtime_folder_acl(*dir); !status) return status;
   }
   register_builtin_handlers();
   for (auto& extension : extensions()) extension(*this);
@@ -305,6 +317,7 @@ int VmSession::run() {
   loop_.stop();
   if (console_) console_->stop();
   if (server_) server_->close();
+  release_folder_grants();
   {
     std::lock_guard lock(mutex_);
     machine_.reset();

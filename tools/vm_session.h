@@ -85,6 +85,10 @@ class VmSession {
   SessionOptions options_;
   EventLoop loop_;
   std::unique_ptr<ControlServer> server_;
+  // The runtime folder whose ACL this VM's --allow-user/--allow-group grants are in, until the
+  // socket is gone and the folder's ACL recomputed (tools/runtime_folder_acl.h); else empty.
+  std::string granted_dir_;
+  void release_folder_grants();
   std::unique_ptr<ConsoleInput> console_;
   std::unique_ptr<gdb::GdbStub> gdb_;  // --gdb; outlives every boot's Machine
   int signal_fd_ = -1;

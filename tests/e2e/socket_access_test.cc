@@ -208,6 +208,13 @@ TEST(SocketAccessTest, GrantedUserIsAnsweredAndOthersAreRefusedByTheFileAndByPee
     EXPECT_EQ(run_kvpc({"stop", "vm"}, runtime, "", 20s).status, 0);
     EXPECT_EQ(vm.wait(30s).status, 0);
   }
+  // The grant ends with the VM: the folder has no ACL left and is private again.
+  auto folder_after = read_access_acl(runtime);
+  ASSERT_TRUE(folder_after.ok()) << folder_after.error().message;
+  EXPECT_TRUE(folder_after->empty()) << named_entries(*folder_after) << " named entries left on the runtime folder";
+  struct stat after {};
+  ASSERT_EQ(stat(runtime.c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode & 0777, 0700u) << std::oct << after.st_mode;
   std::filesystem::remove_all(runtime);
 }
 

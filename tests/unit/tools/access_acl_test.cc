@@ -9,7 +9,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <thread>
+#include <vector>
+
 #include "tools/access_acl.h"
+#include "tools/runtime_dir.h"
+#include "tools/runtime_folder_acl.h"
 
 namespace kvpc {
 namespace {
@@ -78,11 +86,16 @@ TEST_F(AccessAclOnFiles, SetGrantsExactlyTheNamedUsersAndGroups) {
   EXPECT_EQ(info.st_mode & 0777, 0660u) << "group bits show the mask; other gets nothing";
 }
 
-TEST_F(AccessAclOnFiles, AddKeepsEarlierGrantsAndWidensPermissions) {
+// The runtime folder grants search to exactly the users and groups its sockets grant, and
+// goes back to a plain 0700 folder when the last granting socket is gone.
+TEST_F(AccessAclOnFiles, RuntimeFolderGrantsFollowTheSocketsInIt) {
   const std::string folder = (dir_ / "folder").string();
   ASSERT_EQ(mkdir(folder.c_str(), 0700), 0);
-  ASSERT_TRUE(add_to_access_acl(folder, AclGrant{{4242}, {}, 1}).ok());
-  ASSERT_TRUE(add_to_access_acl(folder, AclGrant{{4243, 4242}, {99}, 1}).ok());
+  const std::string a = socket_path_for(folder, "a"), b = socket_path_for(folder, "b"), c = socket_path_for(folder, "c");
+  for (const auto& path : {a, b, c}) std::ofstream(path) << "";  // stand-ins: only the name and ACL matter
+  ASSERT_TRUE(set_access_acl(a, 6, AclGrant{{4242}, {99}, 6}).ok());
+  ASSERT_TRUE(set_access_acl(b, 6, AclGrant{{4243, 4242}, {}, 6}).ok());
+  ASSERT_TRUE(sync_runtime_folder_acl(folder).ok());  // c grants nobody
   auto acl = read_access_acl(folder);
   ASSERT_TRUE(acl.ok());
   std::vector<AclEntry> expected = {{ACL_USER_OBJ, 7, kNoId}, {ACL_USER, 1, 4242}, {ACL_USER, 1, 4243},
@@ -92,6 +105,71 @@ TEST_F(AccessAclOnFiles, AddKeepsEarlierGrantsAndWidensPermissions) {
   struct stat info {};
   ASSERT_EQ(stat(folder.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0710u);
+
+  // a's VM stops: 4242 stays (b grants it too), group 99 goes.
+  ASSERT_EQ(unlink(a.c_str()), 0);
+  ASSERT_TRUE(sync_runtime_folder_acl(folder).ok());
+  acl = read_access_acl(folder);
+  ASSERT_TRUE(acl.ok());
+  expected = {{ACL_USER_OBJ, 7, kNoId}, {ACL_USER, 1, 4242}, {ACL_USER, 1, 4243},
+              {ACL_GROUP_OBJ, 0, kNoId}, {ACL_MASK, 1, kNoId}, {ACL_OTHER, 0, kNoId}};
+  EXPECT_EQ(*acl, expected);
+
+  // The last granting socket goes: no ACL at all, the private mode again (twice: idempotent).
+  ASSERT_EQ(unlink(b.c_str()), 0);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(sync_runtime_folder_acl(folder).ok());
+    acl = read_access_acl(folder);
+    ASSERT_TRUE(acl.ok());
+    EXPECT_TRUE(acl->empty()) << acl->size() << " entries left";
+    ASSERT_EQ(stat(folder.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 0777, 0700u);
+  }
+}
+
+// Several kvpc processes of one user start granted VMs at the same instant: each sync holds
+// the folder's lock, so the sync that writes last has seen every socket granted before it
+// began, and no grant is lost. (Without the lock, one writer's stale read overwrites another's
+// grant; this test caught that in most runs on 2 cores.)
+TEST_F(AccessAclOnFiles, ConcurrentRuntimeFolderSyncsLoseNoGrant) {
+  const std::string folder = (dir_ / "folder").string();
+  ASSERT_EQ(mkdir(folder.c_str(), 0700), 0);
+  constexpr int kWriters = 4;
+  constexpr int kRounds = 300;
+  std::barrier start(kWriters + 1), done(kWriters + 1);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      const std::string path = socket_path_for(folder, "vm" + std::to_string(w));
+      for (int round = 0; round < kRounds; ++round) {
+        start.arrive_and_wait();  // every socket is gone and the folder synced
+        std::ofstream(path) << "";
+        if (!set_access_acl(path, 6, AclGrant{{5000u + static_cast<uint32_t>(w)}, {}, 6}).ok()) ++failures;
+        if (!sync_runtime_folder_acl(folder).ok()) ++failures;
+        done.arrive_and_wait();
+      }
+    });
+  }
+  int lost_rounds = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    start.arrive_and_wait();
+    done.arrive_and_wait();
+    auto acl = read_access_acl(folder);
+    ASSERT_TRUE(acl.ok());
+    for (int w = 0; w < kWriters; ++w) {
+      const AclEntry want{ACL_USER, 1, 5000u + static_cast<uint32_t>(w)};
+      if (std::find(acl->begin(), acl->end(), want) == acl->end()) {
+        ++lost_rounds;
+        break;
+      }
+    }
+    for (int w = 0; w < kWriters; ++w) unlink(socket_path_for(folder, "vm" + std::to_string(w)).c_str());
+    ASSERT_TRUE(sync_runtime_folder_acl(folder).ok());
+  }
+  for (auto& writer : writers) writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(lost_rounds, 0) << "rounds in which a grant was missing from the folder's ACL";
 }
 
 TEST(AccessAcl, FileSystemWithoutAclsGivesAClearError) {
