@@ -186,5 +186,29 @@ TEST_F(DisplayProcessTest, TheDisplayGetsOnlyTheSocketAndASealedFramebufferAndIt
   EXPECT_TRUE(gone(pid)) << "the display " << pid << " outlived its VM";
 }
 
+// Closing the window (kClose from the display): the first close asks the guest to shut down
+// through its agent, which powers the VM off; a second close stops the VM at once.
+TEST_F(DisplayProcessTest, ClosingTheWindowAsksTheGuestToShutDown) {
+  boot("closer");
+  ASSERT_TRUE(vm_->wait_for_output("agent: ready", 20s)) << vm_->so_far().out;
+  const pid_t pid = fake_pid();
+  std::ofstream(report_ + ".go") << "go\n";
+  auto ended = vm_->wait(30s);
+  EXPECT_FALSE(ended.timed_out) << ended.out << ended.err;
+  EXPECT_EQ(ended.status, 0) << ended.out << ended.err;
+  EXPECT_EQ(ended.err.find("cannot be asked to shut down"), std::string::npos) << ended.err;
+  EXPECT_TRUE(gone(pid)) << "the display " << pid << " outlived its VM";
+}
+
+TEST_F(DisplayProcessTest, ClosingTheWindowTwiceStopsTheVm) {
+  boot("closer-twice");
+  const pid_t pid = fake_pid();
+  std::ofstream(report_ + ".go") << "go\n";
+  auto ended = vm_->wait(30s);
+  EXPECT_FALSE(ended.timed_out) << ended.out << ended.err;
+  EXPECT_NE(ended.err.find("the display window was closed twice"), std::string::npos) << ended.err;
+  EXPECT_TRUE(gone(pid)) << "the display " << pid << " outlived its VM";
+}
+
 }  // namespace
 }  // namespace kvpc

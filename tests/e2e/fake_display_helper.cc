@@ -8,6 +8,8 @@
 //   bad-key    ready, then after the first frame a key with HID usage 0x1FF
 //   die        ready, then exits at the first frame
 //   no-ack     ready, reads frames and never acknowledges them
+//   closer     a well-behaved display whose window is closed once ($KVPC_FAKE_DISPLAY_REPORT.go)
+//   closer-twice  the same, closed twice at once
 //   typist     a well-behaved display: acks frames, types "echo fake" + Enter as HID usages
 //              (once $KVPC_FAKE_DISPLAY_REPORT.go exists),
 //              and writes what it can see of kvpc into $KVPC_FAKE_DISPLAY_REPORT
@@ -124,6 +126,32 @@ int main() {
     while (receive(ignored)) {
     }
     sleep_forever();
+  }
+  if (mode == "closer" || mode == "closer-twice") {
+    // Once $KVPC_FAKE_DISPLAY_REPORT.go exists: the user closes the window (and, for
+    // closer-twice, closes it again at once: the VM is stopped without asking the guest).
+    wire::Message ack = wire::make(wire::Type::kAck);
+    ack.ack.serial = frame.frame.serial;
+    send_message(ack);
+    std::thread closer([go = report + ".go", twice = mode == "closer-twice"] {
+      while (access(go.c_str(), F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      wire::Message close = wire::make(wire::Type::kClose);
+      send_message(close);
+      if (twice) {
+        close.close.forced = 1;
+        send_message(close);
+      }
+    });
+    closer.detach();
+    wire::Message message{};
+    while (receive(message)) {
+      if (message.type == wire::Type::kFrame) {
+        ack.ack.serial = message.frame.serial;
+        send_message(ack);
+      }
+      if (message.type == wire::Type::kQuit) return 0;
+    }
+    return 0;
   }
   if (mode != "typist") return 2;
 
