@@ -165,11 +165,17 @@ Status DisplayProcess::wait_until_ready() {
     const ssize_t n = recv(socket_, buffer, sizeof(buffer), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) {
+      // Closed its socket: normally because it exited. One that closed the socket and lives on
+      // is given 0.5 s, then killed (by stop(), which open() calls on this error).
       int status = 0;
-      const bool ended = pid_ > 0 && waitpid(pid_, &status, 0) == pid_;
+      bool ended = false;
+      for (int waited = 0; waited < 500 && !ended; waited += 10) {
+        ended = pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_;
+        if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       if (ended) pid_ = -1;
       return make_error(fmt::format("--display sdl: kvpc-display exited before opening a window ({})",
-                                    ended ? exit_description(status) : std::string("connection closed")));
+                                    ended ? exit_description(status) : std::string("it closed its socket")));
     }
     auto message = wire::parse_from_display(buffer, static_cast<size_t>(n));
     if (!message) {

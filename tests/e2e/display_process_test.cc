@@ -127,6 +127,51 @@ TEST_F(DisplayProcessTest, ADisplayThatCannotOpenAWindowLeavesTheVmHeadless) {
   expect_vm_alive();
 }
 
+TEST_F(DisplayProcessTest, ADisplayThatExitsAtStartLeavesTheVmHeadless) {
+  boot("exit-at-start");
+  ASSERT_TRUE(wait_for_error("--display sdl: kvpc-display exited before opening a window (exit status 7) (running headless)", 5s))
+      << vm_->so_far().err;
+  EXPECT_TRUE(gone(fake_pid()));
+  expect_vm_alive();
+}
+
+TEST_F(DisplayProcessTest, AMissingHelperIsTheSameHeadlessError) {
+  setenv("DISPLAY", ":kvpc-test-no-such-display", 1);
+  setenv("KVPC_DISPLAY_HELPER", (runtime_ + "/no-such-kvpc-display").c_str(), 1);
+  vm_ = std::make_unique<testing::KvpcProcess>(
+      std::vector<std::string>{"run", "--accel", "emu", "--name", "fakedisp", "--mem", "32M", "--display", "sdl"}, runtime_);
+  unsetenv("DISPLAY");
+  unsetenv("KVPC_DISPLAY_HELPER");
+  ASSERT_TRUE(vm_->wait_for_output("kvpc> ", 30s)) << vm_->so_far().err;
+  ASSERT_TRUE(wait_for_error("--display sdl: KVPC_DISPLAY_HELPER=" + runtime_ +
+                                 "/no-such-kvpc-display is not an executable (running headless)",
+                             5s))
+      << vm_->so_far().err;
+  expect_vm_alive();
+}
+
+// --display auto (the default): a window only when a display server is named AND kvpc-display
+// exists; without the program the VM runs headless without an error.
+TEST_F(DisplayProcessTest, AutoOpensAWindowOnlyWhenKvpcDisplayExists) {
+  for (const bool helper_there : {false, true}) {
+    SCOPED_TRACE(helper_there ? "helper there" : "helper missing");
+    std::filesystem::remove(report_ + ".pid");
+    setenv("DISPLAY", ":kvpc-test-no-such-display", 1);
+    setenv("KVPC_DISPLAY_HELPER", helper_there ? fake_display().c_str() : (runtime_ + "/none").c_str(), 1);
+    setenv("KVPC_FAKE_DISPLAY_MODE", "typist", 1);
+    setenv("KVPC_FAKE_DISPLAY_REPORT", report_.c_str(), 1);
+    vm_ = std::make_unique<testing::KvpcProcess>(
+        std::vector<std::string>{"run", "--accel", "emu", "--name", "fakedisp", "--mem", "32M"}, runtime_);
+    for (const char* name : {"DISPLAY", "KVPC_DISPLAY_HELPER", "KVPC_FAKE_DISPLAY_MODE", "KVPC_FAKE_DISPLAY_REPORT"}) {
+      unsetenv(name);
+    }
+    ASSERT_TRUE(vm_->wait_for_output("kvpc> ", 30s)) << vm_->so_far().err;
+    EXPECT_EQ(std::filesystem::exists(report_ + ".pid"), helper_there);
+    EXPECT_EQ(vm_->so_far().err.find("headless"), std::string::npos) << vm_->so_far().err;
+    vm_.reset();
+  }
+}
+
 TEST_F(DisplayProcessTest, ADisplayThatNeverAnswersTimesOutAndTheVmRunsHeadless) {
   boot("silent");  // the boot waited for kvpc-display's 10 s start-up timeout
   ASSERT_TRUE(wait_for_error("kvpc-display did not open a window within 10 s (running headless)", 5s))

@@ -3,6 +3,7 @@
 // framebuffer on fd 4, as kvpc starts the real one. KVPC_FAKE_DISPLAY_MODE picks the behaviour:
 //   refuse     answers kError and exits (SDL could not open a window)
 //   silent     never answers (kvpc's start-up timeout)
+//   exit-at-start  exits with status 7 before saying anything
 //   garbage    ready, then after the first frame 128 bytes with a wrong magic
 //   short      ready, then after the first frame a 10-byte datagram
 //   bad-key    ready, then after the first frame a key with HID usage 0x1FF
@@ -94,6 +95,7 @@ int main() {
   std::ofstream(report + ".pid") << getpid() << "\n";
 
   if (mode == "silent") sleep_forever();
+  if (mode == "exit-at-start") return 7;
   if (mode == "refuse") {
     wire::Message error = wire::make(wire::Type::kError);
     wire::set_text(error, "cannot open a window: the fake display refuses");
