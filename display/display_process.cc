@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
@@ -323,6 +324,7 @@ bool DisplayProcess::send_frame_if_due() {
 }
 
 void DisplayProcess::pump() {
+  pthread_setname_np(pthread_self(), "display-pump");  // ps/top, and the name docs/security.md uses
   next_refresh_ms_ = now_ms();
   for (;;) {
     const int64_t now = now_ms();
