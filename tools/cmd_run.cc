@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "display/display_process.h"
 #include "tools/commands.h"
 #include "tools/disk_flags.h"
 #include "tools/exit_status.h"
@@ -90,7 +91,9 @@ Result<MachineConfig> to_config(const RunFlags& flags) {
   if (flags.display == "sdl" && !have_display) {
     return make_error("--display sdl needs a display server: neither $DISPLAY nor $WAYLAND_DISPLAY is set");
   }
-  config.display = flags.headless ? "none" : flags.display == "auto" ? (have_display ? "sdl" : "none") : flags.display;
+  // auto also needs the window program (kvpc-display, next to kvpc or $KVPC_DISPLAY_HELPER).
+  const bool auto_window = have_display && find_display_helper().has_value();
+  config.display = flags.headless ? "none" : flags.display == "auto" ? (auto_window ? "sdl" : "none") : flags.display;
   config.vga_font = flags.vga_font;
   config.vga_rom = flags.vga_rom;
   return config;
@@ -154,8 +157,9 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   run->add_flag("--headless", flags->headless, "No display window (same as --display none)");
   run->add_option("--display", flags->display,
                   "Screen: sdl (a window; Ctrl+Alt+G grabs input, closing asks the guest to shut down, a second "
-                  "close stops it) or none (headless; `kvpc screenshot` still works). Default: sdl when $DISPLAY "
-                  "or $WAYLAND_DISPLAY is set, else none");
+                  "close stops it; drawn by the kvpc-display program next to kvpc, or $KVPC_DISPLAY_HELPER) or none "
+                  "(headless; `kvpc screenshot` still works). Default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set "
+                  "and kvpc-display is there, else none");
   run->add_option("--vga-font", flags->vga_font,
                   "PSF console font (PSF1/PSF2, .gz ok, 8 pixels wide) preloaded as the VGA text font for guests "
                   "without a VGA BIOS (default /usr/share/consolefonts/Uni2-VGA16.psf.gz)");

@@ -1,6 +1,6 @@
 // The session's screen: the `screenshot` control-socket method (the guest's screen as a PNG,
 // base64 in the reply: the client writes the file, so the VM never writes files for a
-// remote caller) and, with --display sdl, the SDL window. Both share one SessionDisplay,
+// remote caller) and, with --display sdl, the window (the kvpc-display process). Both share one SessionDisplay,
 // hence one reader of the framebuffer's dirty log.
 #include <unistd.h>
 
@@ -13,7 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "display/png_writer.h"
-#include "display/sdl_window.h"
+#include "display/display_process.h"
 #include "tools/control_client.h"
 #include "tools/session_display.h"
 #include "tools/vm_session.h"
@@ -69,7 +69,7 @@ void ask_guest_to_shut_down(VmSession& session) {
 }
 
 void open_window(VmSession& session, const std::shared_ptr<SessionDisplay>& display) {
-  SdlWindow::Callbacks callbacks;
+  DisplayProcess::Callbacks callbacks;
   callbacks.refresh = [display](uint64_t since, Frame& frame) { return display->refresh(since, frame); };
   callbacks.key = [&session](uint16_t usage, bool pressed) {
     if (auto machine = session.machine()) machine->board().i8042().key(usage, pressed);
@@ -81,15 +81,16 @@ void open_window(VmSession& session, const std::shared_ptr<SessionDisplay>& disp
     if (forced) session.request_stop("the display window was closed twice");
     else ask_guest_to_shut_down(session);
   };
-  auto window = SdlWindow::open(session.config().name, std::move(callbacks));
+  auto window = DisplayProcess::open(session.config().name, std::move(callbacks));
   if (!window) {
     spdlog::error("{} (running headless)", window.error().message);
     return;
   }
-  std::shared_ptr<SdlWindow> shared(std::move(window).value());
+  std::shared_ptr<DisplayProcess> shared(std::move(window).value());
   session.on_state_change([shared](SessionState state) {
-    // The window thread only ever waits for the session's machine mutex, never for the
-    // main thread that reports kTurnedOff: joining here cannot deadlock.
+    // The display's pump thread only ever waits for the session's machine mutex, never for
+    // the main thread that reports kTurnedOff: joining it here cannot deadlock. stop() also
+    // ends and reaps the kvpc-display process.
     if (state == SessionState::kTurnedOff) shared->stop();
     else {
       std::string name = session_state_name(state);  // "Running" -> "running" for the title

@@ -14,8 +14,8 @@ packages=(
   nlohmann-json3-dev                              # control socket and --json output
   libcli11-dev                                    # kvpc command-line parsing
   libspdlog-dev libfmt-dev                        # logging
-  libsdl2-dev                                     # --display sdl
-  libpng-dev                                      # screenshots
+  libsdl2-dev                                     # --display sdl (linked into kvpc-display only)
+  libpng-dev                                      # screenshots (libpng16.a in the static kvpc)
   zlib1g-dev                                      # gzip-compressed console fonts
   console-setup-linux                             # the VGA text font (PSF) for direct-boot guests
   xvfb xauth x11-apps x11-utils xdotool           # tests: the SDL window under Xvfb, xwd/xprop, typed keys

@@ -1,8 +1,9 @@
 // The screen end to end: the built-in guest draws on the VGA (`vga text`, `vga vbe`), and
 // `kvpc screenshot` must return exactly the expected pixels — glyphs from the same Debian
 // PSF font kvpc preloads, colours from the VGA's mode-3 palette, the VBE test pattern.
-// Then the SDL window under Xvfb: the real window's pixels (xwd -root) match the
-// screenshot, and keys typed into it with xdotool reach the guest's console.
+// Then the SDL window under Xvfb: it belongs to the kvpc-display process (kvpc maps no SDL),
+// the real window's pixels (xwd -root) match the screenshot, and keys typed into it with
+// xdotool reach the guest's console through that process.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -36,6 +37,11 @@ uint32_t text_colour(int c) {
   };
   return static_cast<uint32_t>(level(i >> 2 & 1, i >> 5 & 1) << 16 | level(i >> 1 & 1, i >> 4 & 1) << 8 |
                                level(i & 1, i >> 3 & 1));
+}
+
+std::string read_text(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 class DisplayTest : public ::testing::Test {
@@ -207,6 +213,16 @@ TEST_F(DisplayTest, SdlWindowUnderXvfbShowsTheScreenAndTakesTheKeyboard) {
                   " xdotool search --name 'kvpc: disp' | head -1) WM_NAME _NET_WM_NAME | grep -q 'kvpc: disp .* running'"),
             0)
       << vm_->so_far().err;
+  // The window belongs to the kvpc-display process, which maps libSDL2; kvpc itself maps no
+  // SDL (the window is a separate process: display/display_process.h).
+  const std::string window_pid_file = runtime_ + "/window.pid";
+  ASSERT_EQ(shell("DISPLAY=" + display + " xdotool search --name 'kvpc: disp' getwindowpid > " + window_pid_file), 0);
+  const int window_pid = std::atoi(read_text(window_pid_file).c_str());
+  ASSERT_GT(window_pid, 0);
+  EXPECT_NE(window_pid, vm_->pid());
+  EXPECT_EQ(read_text("/proc/" + std::to_string(window_pid) + "/comm"), "kvpc-display\n");
+  EXPECT_NE(read_text("/proc/" + std::to_string(window_pid) + "/maps").find("libSDL2"), std::string::npos);
+  EXPECT_EQ(read_text("/proc/" + std::to_string(vm_->pid()) + "/maps").find("libSDL2"), std::string::npos);
   // The real window's pixels: find its top-left corner (the title cell's blue background at
   // (0,0) of the guest picture) and compare the text pattern there.
   const std::string dump = runtime_ + "/root.xwd";
