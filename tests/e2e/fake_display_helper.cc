@@ -85,6 +85,20 @@ void type_text(const std::string& usages) {
   }
 }
 
+// Acks every frame, as a well-behaved display does, until kvpc says quit or closes the socket.
+int ack_frames_until_quit() {
+  wire::Message ack = wire::make(wire::Type::kAck);
+  wire::Message message{};
+  while (receive(message)) {
+    if (message.type == wire::Type::kFrame) {
+      ack.ack.serial = message.frame.serial;
+      send_message(ack);
+    }
+    if (message.type == wire::Type::kQuit) return 0;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main() {
@@ -145,15 +159,7 @@ int main() {
       }
     });
     closer.detach();
-    wire::Message message{};
-    while (receive(message)) {
-      if (message.type == wire::Type::kFrame) {
-        ack.ack.serial = message.frame.serial;
-        send_message(ack);
-      }
-      if (message.type == wire::Type::kQuit) return 0;
-    }
-    return 0;
+    return ack_frames_until_quit();
   }
   if (mode != "typist") return 2;
 
@@ -183,13 +189,5 @@ int main() {
     type_text(std::string{8, 6, 11, 18, 44, 9, 4, 14, 8, 40});
   });
   typist.detach();
-  wire::Message message{};
-  while (receive(message)) {
-    if (message.type == wire::Type::kFrame) {
-      ack.ack.serial = message.frame.serial;
-      send_message(ack);
-    }
-    if (message.type == wire::Type::kQuit) return 0;
-  }
-  return 0;
+  return ack_frames_until_quit();
 }
