@@ -190,7 +190,7 @@ Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> bytes, size_t max_o
   return out;
 }
 
-Result<VgaFont> load_psf_file(const std::string& path) {
+Result<std::vector<uint8_t>> read_font_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(fmt::format("cannot open font {}: {}", path, std::strerror(errno)));
   std::vector<uint8_t> bytes;
@@ -199,14 +199,26 @@ Result<VgaFont> load_psf_file(const std::string& path) {
     bytes.insert(bytes.end(), buffer, buffer + in.gcount());
     if (bytes.size() > kMaxFontBytes) return make_error(fmt::format("font {} is larger than 4 MiB", path));
   }
-  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B) {
-    auto plain = gunzip(bytes, kMaxFontBytes);
-    if (!plain) return make_error(fmt::format("font {}: {}", path, plain.error().message));
-    bytes = std::move(plain).value();
+  return bytes;
+}
+
+Result<VgaFont> decode_psf(std::span<const uint8_t> file_bytes, const std::string& name) {
+  std::vector<uint8_t> plain;
+  if (file_bytes.size() >= 2 && file_bytes[0] == 0x1F && file_bytes[1] == 0x8B) {
+    auto inflated = gunzip(file_bytes, kMaxFontBytes);
+    if (!inflated) return make_error(fmt::format("font {}: {}", name, inflated.error().message));
+    plain = std::move(inflated).value();
+    file_bytes = plain;
   }
-  auto font = parse_psf(bytes);
-  if (!font) return make_error(fmt::format("font {}: {}", path, font.error().message));
+  auto font = parse_psf(file_bytes);
+  if (!font) return make_error(fmt::format("font {}: {}", name, font.error().message));
   return font;
+}
+
+Result<VgaFont> load_psf_file(const std::string& path) {
+  auto bytes = read_font_file(path);
+  if (!bytes) return bytes.error();
+  return decode_psf(*bytes, path);
 }
 
 }  // namespace kvpc::vga

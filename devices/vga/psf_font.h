@@ -36,6 +36,10 @@ uint32_t cp437_to_unicode(uint8_t code);
 Result<VgaFont> parse_psf(std::span<const uint8_t> bytes);
 // Reads a file, gunzips it when it starts with the gzip magic, parses it.
 Result<VgaFont> load_psf_file(const std::string& path);
+// The two halves of load_psf_file: reading the file (system calls), and gunzip + parse (pure
+// computation, which may run on a sandboxed thread; `name` is for messages).
+Result<std::vector<uint8_t>> read_font_file(const std::string& path);
+Result<VgaFont> decode_psf(std::span<const uint8_t> file_bytes, const std::string& name);
 // gunzip with an output cap (exposed for tests).
 Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> bytes, size_t max_output);
 

@@ -22,15 +22,27 @@ PciIdentity vga_identity() {
 
 }  // namespace
 
-VgaDevice::VgaDevice(std::span<uint8_t> framebuffer, const std::optional<vga::VgaFont>& font)
-    : framebuffer_(framebuffer), config_(vga_identity()), dispi_(static_cast<uint32_t>(framebuffer.size())) {
+VgaDevice::VgaDevice(std::span<uint8_t> framebuffer, FontSource font)
+    : framebuffer_(framebuffer), config_(vga_identity()), font_source_(std::move(font)),
+      dispi_(static_cast<uint32_t>(framebuffer.size())) {
   config_.define_bar(0, PciBarKind::kMemory32Prefetchable, kFramebufferBytes);
   config_.define_bar(2, PciBarKind::kMemory32, kMmioBarBytes);
-  std::lock_guard lock(mutex_);
+}
+
+void VgaDevice::power_on_if_needed_locked() {
+  if (planes_) return;
+  // What a PC's VGA shows at power-on: mode 3 registers, the console font in plane 2 (as a
+  // VGA BIOS loads it) and a blank text screen. Made at the first touch, guest or host: a
+  // headless guest that never uses the VGA costs neither the 256 KiB of display memory nor
+  // reading and inflating the font file (start-up time and RSS, docs/performance.md).
+  planes_.emplace();
   regs_.set_mode3_power_on();
-  if (font) load_font_locked(*font);
+  if (font_source_) {
+    if (auto font = font_source_()) load_font_locked(*font);
+    font_source_ = nullptr;
+  }
   clear_text_locked();
-  planes_.clear_dirty();
+  planes_->clear_dirty();
 }
 
 void VgaDevice::load_font_locked(const vga::VgaFont& font) {
@@ -38,7 +50,7 @@ void VgaDevice::load_font_locked(const vga::VgaFont& font) {
   for (int glyph = 0; glyph < 256; ++glyph) {
     for (int row = 0; row < 32; ++row) {
       const uint8_t bits = row < font.height ? font.glyphs[glyph][row] : 0;
-      planes_.set_plane_byte(2, static_cast<uint32_t>(glyph * 32 + row), bits);
+      planes_->set_plane_byte(2, static_cast<uint32_t>(glyph * 32 + row), bits);
     }
   }
 }
@@ -46,23 +58,25 @@ void VgaDevice::load_font_locked(const vga::VgaFont& font) {
 void VgaDevice::clear_text_locked() {
   // Spaces in light grey on black over the whole 32 KiB text window.
   for (uint32_t offset = 0; offset < 0x8000; offset += 2) {
-    planes_.set_plane_byte(0, offset, ' ');
-    planes_.set_plane_byte(1, offset, 0x07);
+    planes_->set_plane_byte(0, offset, ' ');
+    planes_->set_plane_byte(1, offset, 0x07);
   }
 }
 
-uint8_t VgaDevice::plane_byte(int plane, uint32_t offset) const {
+uint8_t VgaDevice::plane_byte(int plane, uint32_t offset) {
   std::lock_guard lock(mutex_);
-  return planes_.plane_byte(plane, offset);
+  power_on_if_needed_locked();
+  return planes_->plane_byte(plane, offset);
 }
 
 void VgaDevice::snapshot(VgaSnapshot& out) {
   std::lock_guard lock(mutex_);
+  power_on_if_needed_locked();
   out.regs = regs_;
-  out.planes.assign(planes_.interleaved().begin(), planes_.interleaved().end());
-  out.planes_dirty = planes_.dirty();
-  out.font_dirty = planes_.font_dirty();
-  planes_.clear_dirty();
+  out.planes.assign(planes_->interleaved().begin(), planes_->interleaved().end());
+  out.planes_dirty = planes_->dirty();
+  out.font_dirty = planes_->font_dirty();
+  planes_->clear_dirty();
   out.dispi_enabled = dispi_.enabled();
   out.dac8 = dispi_.dac8();
   out.xres = dispi_.xres();
@@ -99,7 +113,7 @@ uint8_t VgaDevice::window_read_locked(uint64_t offset) {
     const uint64_t at = uint64_t{dispi_.bank()} * 0x10000 + offset;
     return at < framebuffer_.size() ? framebuffer_[at] : 0xFF;
   }
-  return planes_.read(regs_, static_cast<uint32_t>(offset));
+  return planes_->read(regs_, static_cast<uint32_t>(offset));
 }
 
 void VgaDevice::window_write_locked(uint64_t offset, uint8_t value) {
@@ -112,11 +126,12 @@ void VgaDevice::window_write_locked(uint64_t offset, uint8_t value) {
     }
     return;
   }
-  planes_.write(regs_, static_cast<uint32_t>(offset), value);
+  planes_->write(regs_, static_cast<uint32_t>(offset), value);
 }
 
 void VgaDevice::VgaPorts::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   for (size_t lane = 0; lane < data.size(); ++lane) {
     const uint64_t port = offset + lane;
     data[lane] = port < vga::kPortCount ? vga_.regs_.read_port(static_cast<uint16_t>(port)) : uint8_t{0xFF};
@@ -125,6 +140,7 @@ void VgaDevice::VgaPorts::read(uint64_t offset, std::span<uint8_t> data) {
 
 void VgaDevice::VgaPorts::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   // A 16-bit OUT to an index port writes index then data (out dx, ax with AL = index).
   for (size_t lane = 0; lane < data.size(); ++lane) {
     const uint64_t port = offset + lane;
@@ -134,6 +150,7 @@ void VgaDevice::VgaPorts::write(uint64_t offset, std::span<const uint8_t> data) 
 
 void VgaDevice::DispiPorts::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   // 0x1CE is the index, 0x1CF (and 0x1D0) the data register; both are 16 bits wide and
   // read whole whatever the access size.
   store_le(data, vga_.dispi_read_locked(offset == 0 ? 0 : 1));
@@ -141,11 +158,13 @@ void VgaDevice::DispiPorts::read(uint64_t offset, std::span<uint8_t> data) {
 
 void VgaDevice::DispiPorts::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   vga_.dispi_write_locked(offset == 0 ? 0 : 1, static_cast<uint16_t>(load_le(data)));
 }
 
 void VgaDevice::LegacyWindow::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   for (size_t i = 0; i < data.size(); ++i) {
     data[i] = offset + i < kLegacyWindowBytes ? vga_.window_read_locked(offset + i) : uint8_t{0xFF};
   }
@@ -153,6 +172,7 @@ void VgaDevice::LegacyWindow::read(uint64_t offset, std::span<uint8_t> data) {
 
 void VgaDevice::LegacyWindow::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   for (size_t i = 0; i < data.size(); ++i) {
     if (offset + i < kLegacyWindowBytes) vga_.window_write_locked(offset + i, data[i]);
   }
@@ -160,6 +180,7 @@ void VgaDevice::LegacyWindow::write(uint64_t offset, std::span<const uint8_t> da
 
 void VgaDevice::MmioBar::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   if (offset >= kVgaPortsInBar && offset + data.size() <= kVgaPortsInBar + 0x20) {
     for (size_t i = 0; i < data.size(); ++i) {
       data[i] = vga_.regs_.read_port(static_cast<uint16_t>(kPort3C0 + offset - kVgaPortsInBar + i));
@@ -178,6 +199,7 @@ void VgaDevice::MmioBar::read(uint64_t offset, std::span<uint8_t> data) {
 
 void VgaDevice::MmioBar::write(uint64_t offset, std::span<const uint8_t> data) {
   std::lock_guard lock(vga_.mutex_);
+  vga_.power_on_if_needed_locked();
   if (offset >= kVgaPortsInBar && offset + data.size() <= kVgaPortsInBar + 0x20) {
     for (size_t i = 0; i < data.size(); ++i) {
       vga_.regs_.write_port(static_cast<uint16_t>(kPort3C0 + offset - kVgaPortsInBar + i), data[i]);

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -66,9 +67,14 @@ class VgaDevice final : public PciDevice {
   static constexpr uint64_t kLegacyWindow = 0xA0000;
   static constexpr uint64_t kLegacyWindowBytes = 0x20000;
 
-  // `framebuffer` is the host view of the BAR0 region (kFramebufferBytes); `font` is loaded
-  // into plane 2 (nullopt: plane 2 starts blank and only a VGA BIOS fills it).
-  VgaDevice(std::span<uint8_t> framebuffer, const std::optional<vga::VgaFont>& font);
+  // Gives the font for plane 2 at power-on, or nullopt (plane 2 starts blank and only a VGA
+  // BIOS fills it). Called at most once, under the device lock, at the first touch.
+  using FontSource = std::function<std::optional<vga::VgaFont>()>;
+
+  // `framebuffer` is the host view of the BAR0 region (kFramebufferBytes). The power-on state
+  // (display memory, mode 3, the font, a blank text screen) is made at the first access by the
+  // guest or the host, not here (power_on_if_needed_locked).
+  VgaDevice(std::span<uint8_t> framebuffer, FontSource font);
 
   std::string_view pci_name() const override { return "vga"; }
   PciConfigSpace& config() override { return config_; }
@@ -84,7 +90,7 @@ class VgaDevice final : public PciDevice {
   void snapshot(VgaSnapshot& out);
 
   // Host-side helpers for tests and direct inspection.
-  uint8_t plane_byte(int plane, uint32_t offset) const;
+  uint8_t plane_byte(int plane, uint32_t offset);
 
  private:
   class VgaPorts final : public IoDevice {
@@ -128,11 +134,13 @@ class VgaDevice final : public PciDevice {
   void dispi_write_locked(uint64_t port_offset, uint16_t value);
   uint8_t window_read_locked(uint64_t offset);
   void window_write_locked(uint64_t offset, uint8_t value);
+  void power_on_if_needed_locked();
   void load_font_locked(const vga::VgaFont& font);
   void clear_text_locked();
 
   std::span<uint8_t> framebuffer_;
   PciConfigSpace config_;
+  FontSource font_source_;  // asked once, at power-on
   VgaPorts vga_ports_{*this};
   DispiPorts dispi_ports_{*this};
   LegacyWindow legacy_window_{*this};
@@ -140,7 +148,7 @@ class VgaDevice final : public PciDevice {
 
   mutable std::mutex mutex_;
   vga::VgaRegisters regs_;
-  vga::VgaPlanes planes_;
+  std::optional<vga::VgaPlanes> planes_;  // empty until power-on
   vga::BochsDispi dispi_;
   uint16_t dispi_index_ = 0;
   bool framebuffer_written_ = false;

@@ -19,16 +19,30 @@ Result<std::unique_ptr<CharBackend>> open_output(const std::string& spec, const 
   return std::move(backend).value();
 }
 
-// The console font for plane 2: an explicit --vga-font must load; the default may be missing
-// (a machine without console-setup-linux), which leaves plane 2 blank until a VGA BIOS runs.
-Result<std::optional<vga::VgaFont>> load_vga_font(const MachineConfig& config) {
-  const std::string path = config.vga_font.empty() ? vga::kDefaultFontPath : config.vga_font;
-  auto font = vga::load_psf_file(path);
-  if (font) return std::optional<vga::VgaFont>(std::move(font).value());
-  if (!config.vga_font.empty()) return make_error(fmt::format("--vga-font: {}", font.error().message));
-  spdlog::warn("VGA text will be invisible until a VGA BIOS loads a font: {} (install console-setup-linux)",
-               font.error().message);
-  return std::optional<vga::VgaFont>();
+// The console font for plane 2. An explicit --vga-font must load, so it is read and decoded
+// here and a bad file is an error at start. The default may be missing (a machine without
+// console-setup-linux), which leaves plane 2 blank until a VGA BIOS runs; its file is only read
+// here, and inflated and parsed when the VGA powers on at its first use (VgaDevice): most
+// headless guests never touch the VGA. Decoding then runs on whichever thread touched the VGA
+// first (a vCPU, under its seccomp filter): it needs only memory, no system call of its own.
+Result<VgaDevice::FontSource> vga_font_source(const MachineConfig& config) {
+  if (!config.vga_font.empty()) {
+    auto font = vga::load_psf_file(config.vga_font);
+    if (!font) return make_error(fmt::format("--vga-font: {}", font.error().message));
+    return VgaDevice::FontSource([font = std::move(font).value()] { return std::optional<vga::VgaFont>(font); });
+  }
+  auto bytes = vga::read_font_file(vga::kDefaultFontPath);
+  if (!bytes) {
+    spdlog::warn("VGA text will be invisible until a VGA BIOS loads a font: {} (install console-setup-linux)",
+                 bytes.error().message);
+    return VgaDevice::FontSource();
+  }
+  return VgaDevice::FontSource([bytes = std::move(bytes).value()]() -> std::optional<vga::VgaFont> {
+    auto font = vga::decode_psf(bytes, vga::kDefaultFontPath);
+    if (font) return std::move(font).value();
+    spdlog::warn("VGA text will be invisible until a VGA BIOS loads a font: {}", font.error().message);
+    return std::nullopt;
+  });
 }
 
 }  // namespace
@@ -116,11 +130,11 @@ Result<std::unique_ptr<Board>> Board::create(const MachineConfig& config, VmBack
   board->services_ = std::make_unique<HostServices>(*board->integration_);
 
   // VGA: legacy ports and window, DISPI ports, PCI function with framebuffer and MMIO BARs.
-  auto font = load_vga_font(config);
+  auto font = vga_font_source(config);
   if (!font) return font.error();
   auto framebuffer = memory.span(BoardPorts::kVgaFramebuffer, VgaDevice::kFramebufferBytes);
   if (!framebuffer) return make_error("VGA framebuffer memory is missing (Board::add_device_memory not called)");
-  board->vga_ = std::make_unique<VgaDevice>(*framebuffer, *font);
+  board->vga_ = std::make_unique<VgaDevice>(*framebuffer, std::move(font).value());
   board->vga_->config().set_bar_address(0, static_cast<uint32_t>(BoardPorts::kVgaFramebuffer));
   board->vga_->config().set_bar_address(2, static_cast<uint32_t>(BoardPorts::kVgaMmio));
   board->vga_->config().set_command(pci::kCommandIo | pci::kCommandMemory);

@@ -13,7 +13,7 @@ using vga::kPortBase;
 
 class VgaDeviceTest : public ::testing::Test {
  protected:
-  VgaDeviceTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, std::nullopt) {}
+  VgaDeviceTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, VgaDevice::FontSource()) {}
   void out8(uint16_t port, uint8_t value) { vga_.vga_ports().write(port - kPortBase, std::span<const uint8_t>(&value, 1)); }
   void out16(uint16_t port, uint16_t value) {
     uint8_t bytes[2] = {static_cast<uint8_t>(value), static_cast<uint8_t>(value >> 8)};
@@ -50,6 +50,43 @@ TEST_F(VgaDeviceTest, PowersOnInMode3WithAClearedTextScreen) {
   EXPECT_EQ(peek(0xB8001), 0x07);
   EXPECT_EQ(vga_.plane_byte(0, 0), ' ');
   EXPECT_EQ(vga_.plane_byte(1, 0), 0x07);
+}
+
+// The power-on state is made at the first touch, and the font source is asked exactly then,
+// once: a VM whose guest never uses the VGA never decodes the font (start-up time, RSS).
+TEST(VgaDevicePowerOn, TheFontIsDecodedAtTheFirstTouchAndOnlyOnce) {
+  std::vector<uint8_t> framebuffer(1 << 20, 0);
+  int decoded = 0;
+  VgaDevice vga(framebuffer, [&decoded] {
+    ++decoded;
+    vga::VgaFont font;
+    font.glyphs['A'][3] = 0x5A;
+    return std::optional<vga::VgaFont>(font);
+  });
+  EXPECT_EQ(decoded, 0) << "constructing the device must not decode the font";
+  uint8_t misc = 0;
+  vga.vga_ports().read(0x3CC - vga::kPortBase, std::span<uint8_t>(&misc, 1));
+  EXPECT_EQ(misc, 0x67) << "the first register read sees the mode 3 power-on state";
+  EXPECT_EQ(decoded, 1);
+  EXPECT_EQ(vga.plane_byte(2, 'A' * 32 + 3), 0x5A) << "the font is in plane 2, glyph i at 32 * i";
+  EXPECT_EQ(vga.plane_byte(0, 0), ' ');
+  VgaSnapshot snapshot;
+  vga.snapshot(snapshot);
+  EXPECT_EQ(decoded, 1) << "decoded once";
+  EXPECT_FALSE(snapshot.font_dirty) << "power-on loading is not a guest store";
+}
+
+// A snapshot (screenshot, window) taken before the guest touched anything shows the power-on
+// screen too.
+TEST(VgaDevicePowerOn, ASnapshotBeforeAnyGuestAccessShowsThePowerOnState) {
+  std::vector<uint8_t> framebuffer(1 << 20, 0);
+  VgaDevice vga(framebuffer, VgaDevice::FontSource());
+  VgaSnapshot snapshot;
+  vga.snapshot(snapshot);
+  ASSERT_EQ(snapshot.planes.size(), 4u * vga::kPlaneSize);
+  EXPECT_EQ(snapshot.planes[0], ' ');   // plane 0, offset 0
+  EXPECT_EQ(snapshot.planes[1], 0x07);  // plane 1, offset 0
+  EXPECT_EQ(snapshot.regs.misc_output, 0x67);
 }
 
 TEST_F(VgaDeviceTest, TextWritesGoToPlanes0And1ByOddEvenAddress) {

@@ -34,7 +34,7 @@ uint32_t ega(int c) {
 
 class RendererTest : public ::testing::Test {
  protected:
-  RendererTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, test_font()) {
+  RendererTest() : framebuffer_(1 << 20, 0), vga_(framebuffer_, [] { return std::optional<vga::VgaFont>(test_font()); }) {
     out16(0x3D4, 0x2D0A);  // cursor off (CR0A bit 5) unless a test turns it on
   }
   void poke(uint64_t address, uint8_t value) {
@@ -226,7 +226,7 @@ TEST(PngWriter, RoundTripsAFrame) {
 
 TEST(DisplaySource, EachConsumerSeesEveryRowChangedSinceItsSerial) {
   std::vector<uint8_t> framebuffer(1 << 20, 0);
-  VgaDevice vga(framebuffer, test_font());
+  VgaDevice vga(framebuffer, [] { return std::optional<vga::VgaFont>(test_font()); });
   DisplaySource source(vga, {}, [] { return uint64_t{0}; });
   Frame window, shot;
   auto first = source.refresh(0, window);
