@@ -116,16 +116,21 @@ wait_for_either() {  # text1, text2, seconds: sets matched=1 or 2, or returns 1 
 # answers, and a refused or lost attempt (login says "Login incorrect" and asks again) starts
 # over, a few times, before the console is shown.
 log_in() {  # user (password = user name)
-  local try
+  local try typed
   for try in 1 2 3 4 5; do
     type_line "$1"
     wait_for "Password:" 60 quiet || continue
     sleep 1
-    type_line "$1"
-    if wait_for_either '$ ' "Login incorrect" 120; then
-      [ "$matched" = 1 ] && return 0
-      wait_for "login:" 30 quiet || true
-    fi
+    # A password that arrives while login is still setting up the line is flushed, and login
+    # then waits for one forever (seen under TCG: the typed password echoed before the prompt).
+    # So when neither a shell nor a refusal follows, type it again.
+    matched=0
+    for typed in 1 2 3; do
+      type_line "$1"
+      wait_for_either '$ ' "Login incorrect" 20 && break
+    done
+    [ "$matched" = 1 ] && return 0
+    [ "$matched" = 2 ] && { wait_for "login:" 30 quiet || true; }
   done
   echo "qemu-boot-test-kernel: $1 could not log in; the console said:" >&2
   tail -c 3000 "$log" >&2

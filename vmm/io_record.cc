@@ -25,6 +25,10 @@ uint8_t log2_size(uint8_t size) {
 Result<std::unique_ptr<IoRecorder>> IoRecorder::create(const std::string& path, const io_record::Header& header) {
   std::FILE* file = std::fopen(path.c_str(), "wbe");
   if (file == nullptr) return make_error(fmt::format("--record-io {}: {}", path, strerror(errno)));
+  // Unbuffered stdio: buffer_ already batches the writes, and a buffered FILE would allocate
+  // its buffer at the first fwrite, calling fstat on the vCPU thread, whose seccomp filter
+  // forbids it (kvpc stopped with exit status 12 once the first batch filled up).
+  std::setvbuf(file, nullptr, _IONBF, 0);
   auto recorder = std::unique_ptr<IoRecorder>(new IoRecorder(file, path));
   // Header: magic, u16 version, u16 config length, config block.
   std::vector<uint8_t> config;

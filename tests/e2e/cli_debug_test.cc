@@ -338,6 +338,23 @@ TEST_F(DebugCliTest, RecordedLogoffRunReplaysExactlyAndTamperingIsNamed) {
   EXPECT_EQ(absent.status, 2);
 }
 
+// A recording bigger than the recorder's 1 MiB batch is written from the vCPU thread while the
+// guest runs, under the vCPU's seccomp filter (on by default): that write must need no system
+// call the filter forbids (a buffered FILE's first fwrite calls fstat: kvpc stopped with 12).
+TEST_F(DebugCliTest, ARecordingLargerThanOneBatchIsWrittenUnderTheSandbox) {
+  const std::string recording = file("many.kvpcio");
+  start({"run", "--accel", "emu", "--name", "vm", "--mem", "32M", "--kernel", testing::guest_blob("mb_hello"),
+         "--cmdline", "n=300000", "--record-io", recording});
+  auto result = vm_->wait(120s);
+  EXPECT_EQ(result.status, 1) << result.err;  // isa-debug-exit 0 -> 1: the guest ran to its end
+  EXPECT_EQ(result.err.find("seccomp"), std::string::npos) << result.err;
+  EXPECT_GT(std::filesystem::file_size(recording), uint64_t{1} << 20);
+  int status = -1;
+  auto replay = call_json({"replay", recording}, &status);
+  EXPECT_EQ(status, 0) << replay.dump();
+  EXPECT_EQ(replay["ok"], true) << replay.dump();
+}
+
 TEST_F(DebugCliTest, RecordedConsoleInputReplaysExactly) {
   const std::string recording = file("echo.kvpcio");
   // Input only once the guest polls: its FCR write (FIFO on) empties the receiver, as on a 16550A.

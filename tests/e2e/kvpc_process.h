@@ -85,6 +85,10 @@ class KvpcProcess {
   }
 
   void write_stdin(const std::string& text) {
+    // A kvpc that already exited must fail the test with its output, not kill the test binary
+    // with SIGPIPE (which hides why): writes to its stdin then just fail with EPIPE.
+    static const bool sigpipe_ignored = [] { return ::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+    (void)sigpipe_ignored;
     if (stdin_ >= 0) [[maybe_unused]] auto n = write(stdin_, text.data(), text.size());
   }
   void close_stdin() {
