@@ -11,6 +11,12 @@
 # -static link, so the .so files must not appear on its command line at all. Compiling a
 # library still sees the targets (their include directories and definitions).
 set(KVPC_UNLESS_STATIC "$<NOT:$<BOOL:$<TARGET_PROPERTY:KVPC_STATIC_EXECUTABLE>>>")
+#
+# KVPC_IF_STATIC: the opposite, for the archives that replace those shared objects. Each library
+# names the archives it needs itself, so they follow it on the static kvpc's link line: GNU ld
+# (the default linker, CI's) takes from an archive only what the objects before it need, so
+# archives listed on kvpc's own line, ahead of the kvpc_* libraries, would resolve nothing.
+set(KVPC_IF_STATIC "$<BOOL:$<TARGET_PROPERTY:KVPC_STATIC_EXECUTABLE>>")
 
 set(KVPC_LINK_KVPC_STATIC ${KVPC_STATIC_KVPC})
 if(KVPC_LINK_KVPC_STATIC AND (KVPC_SANITIZE OR KVPC_FUZZ OR NOT KVPC_LEAN_RUNTIME))

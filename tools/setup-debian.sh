@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config   # compiler and build
+  lld                                             # links the static kvpc with its symbol order (tools/CMakeLists.txt)
   linux-libc-dev                                  # <linux/kvm.h>; <linux/posix_acl_xattr.h> (--allow-user ACLs)
   nasm                                            # guest firmware and test guests
   binutils gdb                                    # gdb stub: ELF test guest (ld, objcopy) and e2e tests
